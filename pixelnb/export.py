@@ -1,0 +1,232 @@
+"""File exports of a Sprite: GIF, APNG, WebP, sprite sheet with Aseprite JSON, frames, HTML.
+
+Indexed formats (GIF, PNG, APNG) are written as palette images with the Sprite's exact
+colours, so re-reading a file gives back the same indices and palette. Frame timing is
+rounded to each format's unit (10 ms for GIF, 1 ms elsewhere) with the rounding error
+carried forward, so a 12 fps animation lasts the right time overall.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pixelnb.errors import OptionError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from pixelnb.sprite import Sprite
+
+__all__ = ["save_sprite", "gif_bytes", "png_bytes", "sheet_layout", "rounded_durations", "FORMATS"]
+
+FORMATS = (".gif", ".png", ".apng", ".webp", ".html")
+
+
+def rounded_durations(durations: list[float], unit: int) -> list[int]:
+    """Durations rounded to multiples of ``unit`` ms, the error carried to the next frame."""
+    out: list[int] = []
+    acc = 0.0
+    shown = 0
+    for d in durations:
+        acc += d
+        target = max(unit, round(acc / unit) * unit - shown)
+        out.append(int(target))
+        shown += int(target)
+    return out
+
+
+def sheet_layout(n: int, columns: int | None = None) -> tuple[int, int]:
+    """(columns, rows) of a frame grid: near-square unless ``columns`` is given."""
+    if columns is not None and columns < 1:
+        raise OptionError(f"columns must be at least 1, got {columns}")
+    cols = columns or max(1, math.ceil(math.sqrt(n)))
+    cols = min(cols, max(n, 1))
+    return cols, max(1, math.ceil(n / cols))
+
+
+def _upscale_indices(idx: NDArray[np.uint8], scale: int) -> NDArray[np.uint8]:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
+        raise OptionError(f"scale must be a whole number from 1 to 64, got {scale!r}")
+    return idx if scale == 1 else idx.repeat(scale, axis=-2).repeat(scale, axis=-1)
+
+
+def _p_image(idx: NDArray[np.uint8], colors: NDArray[np.uint8]) -> Image.Image:
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(idx), "P")
+    im.putpalette(colors.tobytes())
+    return im
+
+
+def _p_frames(sprite: Sprite, scale: int) -> list[Image.Image]:
+    idx = _upscale_indices(sprite.indices, scale)
+    return [_p_image(f, sprite.palette.colors) for f in idx]
+
+
+def _write_gif(sprite: Sprite, target: Any, scale: int) -> None:
+    frames = _p_frames(sprite, scale)
+    frames[0].save(
+        target,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=rounded_durations(sprite.frame_durations(), 10),
+        loop=0,
+        optimize=False,
+        disposal=1,
+    )
+
+
+def gif_bytes(sprite: Sprite, scale: int = 1) -> bytes:
+    """The animation as looping GIF bytes."""
+    buf = io.BytesIO()
+    _write_gif(sprite, buf, scale)
+    return buf.getvalue()
+
+
+def png_bytes(rgb: NDArray[np.uint8]) -> bytes:
+    """An RGB array as PNG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: int | None = None) -> Path:
+    """Write the sheet to ``path`` and its JSON beside it; names inside refer to ``final``."""
+    cols, rows = sheet_layout(len(sprite), columns)
+    idx = _upscale_indices(sprite.indices, scale)
+    _, h, w = idx.shape
+    sheet = np.zeros((rows * h, cols * w), dtype=np.uint8)
+    durations = rounded_durations(sprite.frame_durations(), 1)
+    frames = []
+    for i, f in enumerate(idx):
+        r, c = divmod(i, cols)
+        sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = f
+        rect = {"x": c * w, "y": r * h, "w": w, "h": h}
+        frames.append(
+            {
+                "filename": f"{final.stem} {i}.png",
+                "frame": rect,
+                "rotated": False,
+                "trimmed": False,
+                "spriteSourceSize": {"x": 0, "y": 0, "w": w, "h": h},
+                "sourceSize": {"w": w, "h": h},
+                "duration": durations[i],
+            }
+        )
+    _p_image(sheet, sprite.palette.colors).save(path, format="PNG", optimize=True)
+    from pixelnb import __version__
+
+    meta = {
+        "app": "pixelnb",
+        "version": __version__,
+        "image": final.name,
+        "format": "I8",
+        "size": {"w": cols * w, "h": rows * h},
+        "scale": "1",
+        "frameTags": [{"name": "animation", "from": 0, "to": len(sprite) - 1, "direction": "forward"}],
+        "layers": [],
+        "slices": [],
+        "palette": sprite.palette.hex,
+    }
+    json_tmp = path.with_name(path.name + ".json")
+    json_tmp.write_text(json.dumps({"frames": frames, "meta": meta}, indent=1), encoding="utf-8")
+    return json_tmp
+
+
+def _write_apng(sprite: Sprite, path: Path, scale: int) -> None:
+    frames = _p_frames(sprite, scale)
+    frames[0].save(
+        path,
+        format="PNG",
+        save_all=True,
+        append_images=frames[1:],
+        duration=rounded_durations(sprite.frame_durations(), 1),
+        loop=0,
+        default_image=False,
+    )
+
+
+def _write_webp(sprite: Sprite, path: Path, scale: int) -> None:
+    from PIL import Image
+
+    frames = [Image.fromarray(f, "RGB") for f in sprite.to_rgb(scale)]
+    frames[0].save(
+        path,
+        format="WEBP",
+        save_all=True,
+        append_images=frames[1:],
+        duration=rounded_durations(sprite.frame_durations(), 1),
+        loop=0,
+        lossless=True,
+        quality=100,
+        method=4,
+    )
+
+
+def _write_frames(sprite: Sprite, folder: Path, scale: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    digits = max(3, len(str(len(sprite) - 1)))
+    for i, im in enumerate(_p_frames(sprite, scale)):
+        im.save(folder / f"frame_{i:0{digits}d}.png", format="PNG", optimize=True)
+
+
+def _write_html(sprite: Sprite, path: Path, scale: int) -> None:
+    import base64
+    import html
+
+    sheet = sprite.contact_sheet(scale=max(scale, 2), gap=2)
+    sheet_b64 = base64.b64encode(png_bytes(sheet)).decode("ascii")
+    title = html.escape(f"pixelnb — {Path(sprite.source).name if sprite.source else 'sprite'}")
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;background:#f4f4f4;color:#222}}
+section{{margin-bottom:2em}} img{{image-rendering:pixelated;image-rendering:crisp-edges}}</style></head>
+<body><h1>{title}</h1><p>{html.escape(repr(sprite))}</p>
+<section><h2>Animation</h2>{sprite.to_html()}</section>
+<section><h2>Frames</h2><img alt="frame grid" src="data:image/png;base64,{sheet_b64}"
+ width="{sheet.shape[1]}" height="{sheet.shape[0]}"></section>
+<section><h2>Palette</h2>{sprite.palette.to_html(28)}<p><code>{' '.join(sprite.palette.hex)}</code></p></section>
+</body></html>
+"""
+    path.write_text(body, encoding="utf-8")
+
+
+def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) -> Path:
+    """Write ``sprite`` to ``path`` in the format its extension names (see Sprite.save)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    _upscale_indices(sprite.indices[:1], scale)  # validates scale before touching the disk
+    if p.is_dir() or ext == "" or str(path).endswith(("/", os.sep)):
+        _write_frames(sprite, p, scale)
+        return p
+    if ext not in FORMATS:
+        raise OptionError(
+            f"cannot save as {ext!r}: use one of {', '.join(FORMATS)} or a folder for PNG frames"
+        )
+    if not p.parent.exists():
+        raise OptionError(f"the folder {p.parent} does not exist; create it first")
+    tmp = p.with_name(f".{p.name}.part")
+    writers = {".gif": _write_gif, ".apng": _write_apng, ".webp": _write_webp, ".html": _write_html}
+    json_tmp = tmp.with_name(tmp.name + ".json")
+    try:
+        if ext == ".png":
+            _write_sheet(sprite, tmp, scale, final=p)
+            json_tmp.replace(p.with_suffix(".json"))
+        else:
+            writers[ext](sprite, tmp, scale)
+        tmp.replace(p)  # atomic: a reader never sees half a file
+    finally:
+        tmp.unlink(missing_ok=True)
+        json_tmp.unlink(missing_ok=True)
+    return p

@@ -1,0 +1,180 @@
+"""Video or Clip in, Sprite out: downscale to the pixel grid, fit one palette, map indices.
+
+The stages, each a plain function of the modules below it:
+
+1. :func:`pixelnb.video.sample` decodes only the frames wanted and shrinks each as it
+   arrives (area averaging by default), so memory follows the output, not the source;
+2. :func:`pixelnb.palette.fit_palette` fits one palette on all frames together (or a
+   preset, list or file is used, capped to ``colors`` by how much each colour is used);
+3. :func:`pixelnb.quantize.map_indices` maps every pixel to its exact nearest colour with
+   index hysteresis, after ordered dithering if asked; Floyd–Steinberg goes through Pillow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pixelnb.color import from_space, to_space
+from pixelnb.errors import OptionError
+from pixelnb.palette import MAX_COLORS, MIN_COLORS, Palette, PaletteSpec, fit_palette, resolve_palette
+from pixelnb.quantize import DITHERS, floyd_steinberg, map_indices, ordered_offsets
+from pixelnb.resize import DOWNSCALES, MODE_FACTOR, block_mode, resize_frames
+from pixelnb.sprite import Sprite
+from pixelnb.video import Backend, Clip, Size, fit_size, probe, sample
+
+__all__ = ["pixelate", "HYSTERESIS"]
+
+HYSTERESIS = 3.0  # CIELAB units: about one just-noticeable difference and a half
+SPACE = "lab"
+
+StageProgress = Callable[[str, float], None]
+
+
+def _check_colors(colors: int) -> int:
+    if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)):
+        raise OptionError(f"colors must be a whole number from {MIN_COLORS} to {MAX_COLORS}, got {colors!r}")
+    if not MIN_COLORS <= colors <= MAX_COLORS:
+        raise OptionError(f"colors must be from {MIN_COLORS} to {MAX_COLORS}, got {colors}")
+    return int(colors)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise OptionError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+    return value
+
+
+def _resample_clip(clip: Clip, fps: float) -> Clip:
+    """Pick the frames of an already sampled clip nearest to a new, lower or higher rate."""
+    if not 0 < fps <= 240:
+        raise OptionError(f"fps must be above 0 and at most 240, got {fps!r}")
+    ts = clip.timestamps
+    end = ts[-1] + 1.0 / clip.fps
+    wanted = np.arange(ts[0], end - 1e-9, 1.0 / fps)
+    right = np.clip(np.searchsorted(ts, wanted), 0, len(ts) - 1)
+    left = np.clip(right - 1, 0, len(ts) - 1)
+    pick = np.where(np.abs(ts[left] - wanted) <= np.abs(ts[right] - wanted), left, right)
+    return Clip(clip.frames[pick], float(fps), ts[pick], clip.source, clip.rotation, dict(clip.meta))
+
+
+def _cap_palette(preset: Palette, pixels: NDArray[np.float32], colors: int) -> Palette:
+    """Keep the ``colors`` preset colours the frames use most (all, if it has no more)."""
+    if len(preset) <= colors:
+        return preset
+    pal = to_space(preset.colors, SPACE)
+    step = max(1, len(pixels) // 65536)
+    use = np.bincount(map_indices(pixels[::step][None, None], pal)[0, 0], minlength=len(preset))
+    keep = np.sort(np.argsort(-use, kind="stable")[:colors])
+    return Palette(preset.colors[keep], name=f"{preset.name} ({colors} used)")
+
+
+def pixelate(
+    source: str | os.PathLike[str] | Clip,
+    size: Size = 64,
+    colors: int = 16,
+    palette: PaletteSpec = "auto",
+    dither: str = "none",
+    fps: float | None = None,
+    downscale: str = "area",
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    backend: Backend = "auto",
+    exact: bool = False,
+    hysteresis: float = HYSTERESIS,
+    progress: StageProgress | None = None,
+) -> Sprite:
+    """Turn a video file (or a :class:`~pixelnb.video.Clip`) into a pixel-art :class:`Sprite`.
+
+    ``size`` is the longest side (aspect kept) or (w, h); ``colors`` caps the palette
+    (2..256); ``palette`` is ``"auto"``, a preset name, a ``.hex``/``.gpl`` file, a list of
+    hex colours or a Palette; ``dither`` is ``none``, ``bayer2``, ``bayer4``, ``bayer8`` or
+    ``fs``; ``fps`` resamples time (None keeps the source rate); ``downscale`` is ``area``,
+    ``nearest`` or ``mode``. ``exact=False`` lets the decoder skip frames no picked frame
+    depends on when sampling well below the source rate (see :func:`pixelnb.sample`).
+
+    >>> from pixelnb.data import sample_clip
+    >>> sprite = pixelate(sample_clip(), size=32, colors=8, fps=6)
+    >>> sprite.indices.shape, len(sprite.palette) <= 8
+    ((32, 18, 32), True)
+    """
+    colors = _check_colors(colors)
+    _check_choice("dither", dither, DITHERS)
+    _check_choice("downscale", downscale, DOWNSCALES)
+    fixed = resolve_palette(palette)  # before any decoding: a typo should fail at once
+    if hysteresis < 0:
+        raise OptionError(f"hysteresis must be 0 or more, got {hysteresis}")
+
+    def report(stage: str, frac: float) -> None:
+        if progress is not None:
+            progress(stage, frac)
+
+    factor = MODE_FACTOR if downscale == "mode" else 1
+    if isinstance(source, Clip):
+        clip = source if fps is None else _resample_clip(source, fps)
+        out_w, out_h = fit_size(clip.width, clip.height, size)
+        factor = max(1, min(factor, clip.width // out_w, clip.height // out_h))
+        work = resize_frames(clip.frames, (out_w * factor, out_h * factor), "nearest" if downscale == "nearest" else "area")
+        src_name = clip.source
+    else:
+        info = probe(source)
+        out_w, out_h = fit_size(info.width, info.height, size)
+        factor = max(1, min(factor, info.width // out_w, info.height // out_h))
+        clip = sample(
+            source, fps=fps, start=start, end=end, size=(out_w * factor, out_h * factor),
+            backend=backend, exact=exact, interpolation="POINT" if downscale == "nearest" else "AREA",
+            progress=lambda f: report("sampling", f),
+        )
+        work = clip.frames
+        src_name = str(source)
+    report("palette", 0.0)
+    values = to_space(work, SPACE)
+    flat = values.reshape(-1, 3)
+    if fixed is None:
+        centers = fit_palette(flat, colors)
+        pal = Palette(from_space(centers, SPACE), name="auto")
+        # Rounding to 8-bit sRGB can merge two centres; keep the colours distinct.
+        _, first = np.unique(pal.colors, axis=0, return_index=True)
+        if len(first) < len(pal):
+            if len(first) < MIN_COLORS:
+                raise OptionError("the frames hold a single colour; there is nothing to quantize")
+            pal = Palette(pal.colors[np.sort(first)], name="auto")
+    else:
+        pal = _cap_palette(fixed, flat, colors)
+    pal_values = to_space(pal.colors, SPACE)
+    report("quantizing", 0.0)
+    if downscale == "mode" and factor > 1:
+        fine = map_indices(values, pal_values)
+        proposals = block_mode(fine, factor, len(pal))
+        cells = values.reshape(len(work), out_h, factor, out_w, factor, 3).mean(axis=(2, 4), dtype=np.float32)
+        indices = map_indices(cells, pal_values, hysteresis=hysteresis, proposals=proposals)
+    elif dither == "fs":
+        indices = floyd_steinberg(work, pal.colors)
+    elif dither.startswith("bayer"):
+        n = int(dither[5:])
+        # Spread the threshold over the typical gap between neighbouring palette colours.
+        d = np.sqrt(np.maximum(_pairwise(pal.colors.astype(np.float32)), 0))
+        np.fill_diagonal(d, np.inf)
+        strength = float(np.median(d.min(axis=1)))
+        shifted = work.astype(np.float32) + ordered_offsets((out_h, out_w), n, strength)[None, :, :, None]
+        indices = map_indices(to_space(np.clip(shifted, 0, 255) / 255.0, SPACE), pal_values, hysteresis=hysteresis)
+    else:
+        indices = map_indices(values, pal_values, hysteresis=hysteresis)
+    report("quantizing", 1.0)
+    info_dict: dict[str, Any] = {
+        "size": (out_w, out_h), "colors": colors, "palette": pal.name, "dither": dither,
+        "downscale": downscale, "fps": clip.fps, "timestamps": clip.timestamps.tolist(),
+        "backend": clip.meta.get("backend"),
+    }
+    return Sprite(indices, pal, fps=clip.fps, source=src_name, info=info_dict)
+
+
+def _pairwise(c: NDArray[np.float32]) -> NDArray[np.float32]:
+    diff = c[:, None, :] - c[None, :, :]
+    out: NDArray[np.float32] = (diff * diff).sum(axis=-1)
+    return out

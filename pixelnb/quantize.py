@@ -1,0 +1,89 @@
+"""Map pixels to palette indices: exact nearest colour, dithering and temporal stability.
+
+Distances are Euclidean in the perceptual working space (CIELAB by default). For
+animations each pixel keeps the index it had in the previous frame unless another colour
+is closer by more than ``hysteresis`` units; near-identical frames then map to identical
+indices and the result does not flicker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pixelnb.palette import sq_distances
+
+__all__ = ["DITHERS", "bayer_matrix", "map_indices", "ordered_offsets", "floyd_steinberg"]
+
+DITHERS = ("none", "bayer2", "bayer4", "bayer8", "fs")
+
+
+def bayer_matrix(n: int) -> NDArray[np.float32]:
+    """The n×n ordered-dither threshold matrix (n a power of two), values in (0, 1)."""
+    m = np.zeros((1, 1), dtype=np.int64)
+    while m.shape[0] < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return ((m + 0.5) / (n * n)).astype(np.float32)
+
+
+def ordered_offsets(shape: tuple[int, int], n: int, strength: float) -> NDArray[np.float32]:
+    """Per-pixel offsets in −strength/2..strength/2 from a tiled Bayer matrix of size n."""
+    h, w = shape
+    m = bayer_matrix(n)
+    tiled = np.tile(m, (-(-h // n), -(-w // n)))[:h, :w]
+    return ((tiled - 0.5) * strength).astype(np.float32)
+
+
+def map_indices(
+    values: NDArray[np.float32],
+    palette: NDArray[np.float32],
+    *,
+    hysteresis: float = 0.0,
+    proposals: NDArray[np.intp] | None = None,
+) -> NDArray[np.uint8]:
+    """Nearest palette index of every pixel of frames (T, h, w, 3) in the working space.
+
+    With ``hysteresis`` > 0 a pixel of frame t keeps its index of frame t−1 while that
+    colour is at most ``hysteresis`` farther than the best one. ``proposals`` (T, h, w)
+    replaces the nearest colour as the candidate (the mode downscale uses it).
+    """
+    t_count, h, w, _ = values.shape
+    pal = np.asarray(palette, dtype=np.float32)
+    flat = values.reshape(t_count, h * w, 3)
+    out = np.empty((t_count, h * w), dtype=np.uint8)
+    prev: NDArray[np.intp] | None = None
+    rows = np.arange(h * w)
+    for t in range(t_count):
+        d = sq_distances(flat[t], pal)
+        best = d.argmin(axis=1) if proposals is None else proposals[t].reshape(-1)
+        if prev is not None and hysteresis > 0:
+            d_best = np.sqrt(d[rows, best])
+            d_prev = np.sqrt(d[rows, prev])
+            best = np.where(d_prev <= d_best + hysteresis, prev, best)
+        out[t] = best
+        prev = best
+    return out.reshape(t_count, h, w)
+
+
+def floyd_steinberg(frames: NDArray[np.uint8], colors: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Floyd–Steinberg error diffusion of RGB frames (T, h, w, 3) onto the palette colours.
+
+    Pillow's C implementation does the diffusion (in sRGB, as image editors do); the
+    palette is padded to 256 entries with copies of colour 0, so every index it returns
+    is valid.
+    """
+    from PIL import Image
+
+    k = len(colors)
+    padded = np.zeros((256, 3), dtype=np.uint8)
+    padded[:] = colors[0]
+    padded[:k] = colors
+    pal_img = Image.new("P", (1, 1))
+    pal_img.putpalette(padded.tobytes())
+    remap = np.zeros(256, dtype=np.uint8)
+    remap[:k] = np.arange(k)
+    out = np.empty(frames.shape[:3], dtype=np.uint8)
+    for t, frame in enumerate(frames):
+        q = Image.fromarray(frame, "RGB").quantize(palette=pal_img, dither=Image.Dither.FLOYDSTEINBERG)
+        out[t] = remap[np.asarray(q)]
+    return out

@@ -1,0 +1,472 @@
+"""Frame sampling: decode a video file and pick frames by time, downscaled as they arrive.
+
+The sampler follows decord's model (frames chosen by index, fetched in batches) with PyAV
+underneath by default; ``backend="decord"`` uses decord (or its fork decord2) instead, with
+a reader opened for the call and closed after it. Both backends pick the same frames:
+
+1. the wanted times are ``start + k / fps`` (or ``frames`` times spread over the span, or
+   every frame when neither is given);
+2. for each wanted time the frame whose presentation timestamp is nearest wins, the
+   earlier one on a tie; timestamps, not frame counts, so variable-frame-rate phone clips
+   come out right;
+3. each chosen frame is converted straight to the requested size (area averaging) and the
+   rotation tag is applied, so a 10 s 1080p clip never holds its full-size frames at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pixelnb.errors import OptionError, VideoError
+
+__all__ = ["Clip", "VideoInfo", "probe", "sample", "fit_size", "BACKENDS"]
+
+BACKENDS = ("auto", "pyav", "decord")
+Backend = Literal["auto", "pyav", "decord"]
+Size = int | tuple[int, int]
+Progress = Callable[[float], None]
+
+MAX_PIXELS = 8192 * 8192  # larger than any camera makes; beyond it a header is lying
+_CHUNK = 16  # decord batch size
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """Frames sampled from a video: ``frames`` (T, H, W, 3) uint8, their times and rate.
+
+    ``timestamps`` are the presentation times (seconds from the stream's start) of the
+    source frames that were picked; ``fps`` is the rate they were picked at.
+    """
+
+    frames: NDArray[np.uint8]
+    fps: float
+    timestamps: NDArray[np.float64]
+    source: str | None = None
+    rotation: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Seconds the clip lasts when played at ``fps``."""
+        return len(self) / self.fps if self.fps else 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"Clip({len(self)} frames, {self.width}x{self.height}, {self.fps:g} fps, "
+            f"source={self.source!r})"
+        )
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the first video stream (sizes after rotation)."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    duration: float | None
+    frames: int | None
+    rotation: int
+    codec: str
+
+
+def _check_file(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(p, "no such file; check the path")
+    if p.is_dir():
+        raise VideoError(p, "is a folder, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoError(p, "the file is empty (0 bytes); was the download or copy cut short?")
+    return p
+
+
+def _open(p: Path) -> Any:
+    import av
+
+    try:
+        return av.open(str(p), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise VideoError(
+            p, f"not a readable video ({exc.strerror or exc}); the file may be corrupt or truncated"
+        ) from None
+
+
+def _video_stream(container: Any, p: Path) -> Any:
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        raise VideoError(p, f"has no video stream (it holds: {', '.join(kinds)})")
+    return container.streams.video[0]
+
+
+def _rotation_of(stream: Any, first_frame: Any | None) -> int:
+    if first_frame is not None:
+        rot = int(round(getattr(first_frame, "rotation", 0) or 0))
+    else:
+        rot = 0
+    return rot % 360
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read a video's size, rate, duration and rotation without decoding all of it."""
+    p = _check_file(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        cc = stream.codec_context
+        w, h = int(cc.width), int(cc.height)
+        _check_dims(p, w, h)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = _duration(container, stream)
+        first = None
+        try:
+            for first in container.decode(stream):
+                break
+        except Exception:  # noqa: BLE001 - a bad first frame is reported by sample()
+            first = None
+        rot = _rotation_of(stream, first)
+        if rot in (90, 270):
+            w, h = h, w
+        return VideoInfo(
+            path=str(p), width=w, height=h, fps=fps, duration=duration,
+            frames=int(stream.frames) or None, rotation=rot, codec=cc.name,
+        )
+
+
+def _check_dims(p: Path, w: int, h: int) -> None:
+    if w <= 0 or h <= 0:
+        raise VideoError(p, f"the video stream reports an impossible size {w}x{h}")
+    if w * h > MAX_PIXELS:
+        raise VideoError(p, f"the video stream reports an absurd size {w}x{h}; refusing to decode")
+
+
+def _duration(container: Any, stream: Any) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return float(container.duration) / 1_000_000
+    return None
+
+
+def fit_size(src_w: int, src_h: int, size: Size | None) -> tuple[int, int]:
+    """Output (w, h) for ``size``: the longest side (aspect kept) or an exact (w, h)."""
+    if size is None:
+        return src_w, src_h
+    if isinstance(size, bool):
+        raise OptionError(f"size must be a whole number or (width, height), not {size!r}")
+    if isinstance(size, (int, np.integer)):
+        n = int(size)
+        if n < 1:
+            raise OptionError(f"size must be at least 1 pixel, got {n}")
+        if n > max(src_w, src_h):
+            raise OptionError(
+                f"size {n} is larger than the source ({src_w}x{src_h}); "
+                f"choose at most {max(src_w, src_h)}"
+            )
+        if src_w >= src_h:
+            return n, max(1, round(src_h * n / src_w))
+        return max(1, round(src_w * n / src_h)), n
+    try:
+        w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise OptionError(f"size must be a whole number or (width, height), not {size!r}") from None
+    if w < 1 or h < 1:
+        raise OptionError(f"size must be at least 1x1 pixels, got {w}x{h}")
+    if w > src_w or h > src_h:
+        raise OptionError(
+            f"size {w}x{h} is larger than the source ({src_w}x{src_h}); pixelnb only downscales"
+        )
+    return w, h
+
+
+def _targets(
+    fps: float | None, frames: int | None, start: float, end: float | None, src_fps: float
+) -> Iterator[float] | None:
+    """The wanted times, ascending; None means every frame in the span."""
+    if fps is None and frames is None:
+        return None
+    if fps is not None:
+        step = 1.0 / fps
+
+        def at_rate() -> Iterator[float]:
+            k = 0
+            while frames is None or k < frames:
+                t = start + k * step
+                if end is not None and t >= end - 1e-9:
+                    return
+                yield t
+                k += 1
+
+        return at_rate()
+    assert frames is not None
+    span_end = end if end is not None else start
+    span = max(span_end - start, 0.0)
+    return (start + span * k / frames for k in range(frames))
+
+
+def _rotate(img: NDArray[np.uint8], rotation: int) -> NDArray[np.uint8]:
+    # The tag gives the counter-clockwise angle the player must turn the picture by.
+    if rotation == 0:
+        return img
+    return np.ascontiguousarray(np.rot90(img, k=rotation // 90))
+
+
+def _validate(
+    fps: float | None, frames: int | None, start: float | None, end: float | None, backend: str
+) -> None:
+    if fps is not None and not (isinstance(fps, (int, float)) and 0 < fps <= 240):
+        raise OptionError(f"fps must be a number above 0 and at most 240, got {fps!r}")
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+        raise OptionError(f"frames must be a whole number of at least 1, got {frames!r}")
+    if start is not None and start < 0:
+        raise OptionError(f"start must be 0 or later, got {start}")
+    if start is not None and end is not None and end <= start:
+        raise OptionError(f"end ({end}) must come after start ({start})")
+    if backend not in BACKENDS:
+        raise OptionError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+
+
+def sample(
+    path: str | os.PathLike[str],
+    fps: float | None = None,
+    frames: int | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    size: Size | None = None,
+    backend: Backend = "auto",
+    *,
+    exact: bool = True,
+    interpolation: str = "AREA",
+    progress: Progress | None = None,
+) -> Clip:
+    """Decode ``path`` and return the chosen frames as a :class:`Clip`.
+
+    ``fps`` picks frames at that rate, ``frames`` caps their number (alone, it spreads them
+    evenly over the span), ``start``/``end`` bound the span in seconds, ``size`` is the
+    longest side or (w, h) of the output. With ``exact=False`` the decoder skips
+    non-reference frames when sampling at half the source rate or less: faster, and each
+    picked frame is at most one source frame from the exact one.
+
+    >>> from pixelnb.data import sample_clip
+    >>> clip = sample(sample_clip(), fps=5, size=32)
+    >>> clip.frames.shape, clip.fps
+    ((27, 18, 32, 3), 5.0)
+    """
+    _validate(fps, frames, start, end, backend)
+    p = _check_file(path)
+    use = backend
+    if use == "auto":
+        use = "pyav"
+    if use == "decord":
+        return _sample_decord(p, fps, frames, start or 0.0, end, size, interpolation, progress)
+    return _sample_pyav(p, fps, frames, start or 0.0, end, size, exact, interpolation, progress)
+
+
+class _Collector:
+    """Turns picked source frames into small arrays, reusing one when it is picked twice."""
+
+    def __init__(self, out_size: tuple[int, int], rotation: int) -> None:
+        self.out_w, self.out_h = out_size
+        self.rotation = rotation
+        self.frames: list[NDArray[np.uint8]] = []
+        self.times: list[float] = []
+        self._last_key: Any = None
+
+    def add(self, key: Any, t: float, convert: Callable[[int, int], NDArray[np.uint8]]) -> None:
+        if key is not None and key == self._last_key:
+            self.frames.append(self.frames[-1])
+        else:
+            # Convert at the pre-rotation size, then rotate into place.
+            w, h = (self.out_h, self.out_w) if self.rotation in (90, 270) else (self.out_w, self.out_h)
+            self.frames.append(_rotate(convert(w, h), self.rotation))
+        self.times.append(t)
+        self._last_key = key
+
+    def clip(self, fps: float, source: Path, meta: dict[str, Any]) -> Clip:
+        arr = np.stack(self.frames) if self.frames else np.zeros((0, self.out_h, self.out_w, 3), np.uint8)
+        return Clip(arr, fps, np.array(self.times, dtype=np.float64), str(source), self.rotation, meta)
+
+
+def _sample_pyav(
+    p: Path,
+    fps: float | None,
+    frames: int | None,
+    start: float,
+    end: float | None,
+    size: Size | None,
+    exact: bool,
+    interpolation: str,
+    progress: Progress | None,
+) -> Clip:
+    import av
+
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        cc = stream.codec_context
+        src_w, src_h = int(cc.width), int(cc.height)
+        _check_dims(p, src_w, src_h)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        src_fps = float(rate) if rate else 25.0
+        duration = _duration(container, stream)
+        stream.thread_type = "AUTO"
+        if not exact and fps is not None and fps <= src_fps / 2:
+            cc.skip_frame = "NONREF"
+        t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        span_end = end if end is not None else duration
+        if frames is not None and fps is None and span_end is None:
+            raise VideoError(p, "the file does not say how long it is; pass end= or fps=")
+        targets = _targets(fps, frames, start, span_end, src_fps)
+        out_fps = fps if fps is not None else (
+            frames / (span_end - start) if frames and span_end and span_end > start else src_fps
+        )
+        collector: _Collector | None = None
+        prev: tuple[Any, float] | None = None
+        target = next(targets, None) if targets is not None else None
+        last_t = -1.0
+        interp = interpolation
+
+        def emit(frame: Any, t: float) -> None:
+            nonlocal collector
+            if collector is None:
+                rot = _rotation_of(stream, frame)
+                w, h = (src_h, src_w) if rot in (90, 270) else (src_w, src_h)
+                collector = _Collector(fit_size(w, h, size), rot)
+
+            def convert(w: int, h: int) -> NDArray[np.uint8]:
+                return frame.reformat(width=w, height=h, format="rgb24", interpolation=interp).to_ndarray()  # type: ignore[no-any-return]
+
+            collector.add(id(frame), t, convert)
+
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * stream.time_base) - t0
+                last_t = max(last_t, t)
+                if progress is not None and span_end:
+                    progress(min(1.0, max(0.0, (t - start) / max(span_end - start, 1e-9))))
+                if targets is None:
+                    if t < start - 1e-6:
+                        continue
+                    if end is not None and t >= end:
+                        break
+                    emit(frame, t)
+                    continue
+                while target is not None and t >= target:
+                    if prev is not None and abs(prev[1] - target) <= abs(t - target):
+                        emit(*prev)
+                    else:
+                        emit(frame, t)
+                    target = next(targets, None)
+                if target is None:
+                    break
+                prev = (frame, t)
+        except av.error.FFmpegError as exc:
+            got = collector.clip(out_fps, p, {}) if collector else None
+            raise VideoError(p, f"decoding failed after {max(last_t, 0):.2f} s ({exc}); the file is corrupt or truncated", partial=got) from None
+        # Wanted times past the last frame but still inside the span take the last frame.
+        if target is not None and prev is not None:
+            limit = span_end if span_end is not None else prev[1] + 1.0 / src_fps
+            while target is not None and target < limit and target - prev[1] < 2.0 / src_fps:
+                emit(*prev)
+                target = next(targets, None) if targets is not None else None
+        if collector is None or not collector.frames:
+            raise VideoError(p, f"no frames could be decoded between {start:g} s and {span_end if span_end is not None else 'the end'}{' s' if span_end is not None else ''}")
+        meta = {"backend": "pyav", "source_fps": src_fps, "source_size": (src_w, src_h), "exact": exact}
+        clip = collector.clip(out_fps, p, meta)
+        if duration and end is None and last_t + 2.0 / src_fps < duration * 0.9 and duration - last_t > 0.5:
+            raise VideoError(
+                p,
+                f"the video stops at {last_t:.2f} s but says it lasts {duration:.2f} s; "
+                "the file is truncated (the frames that could be read are in .partial)",
+                partial=clip,
+            )
+        if progress is not None:
+            progress(1.0)
+        return clip
+
+
+def _sample_decord(
+    p: Path,
+    fps: float | None,
+    frames: int | None,
+    start: float,
+    end: float | None,
+    size: Size | None,
+    interpolation: str,
+    progress: Progress | None,
+) -> Clip:
+    try:
+        import decord
+    except ImportError:
+        raise OptionError(
+            "backend='decord' needs decord: pip install 'pixelnb[decord]' (or use backend='pyav')"
+        ) from None
+    info = probe(p)  # PyAV reads the rotation tag and validates the file
+    rot = info.rotation
+    out_w, out_h = fit_size(info.width, info.height, size)
+    w, h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
+    try:
+        reader = decord.VideoReader(str(p), ctx=decord.cpu(0), width=w, height=h, num_threads=2)
+    except Exception as exc:  # decord raises its own DECORDError for every failure
+        raise VideoError(p, f"decord cannot read it ({exc})") from None
+    try:
+        n = len(reader)
+        ts = np.asarray(reader.get_frame_timestamp(np.arange(n)))[:, 0].astype(np.float64)
+        ts = ts - ts.min() if n else ts
+        src_fps = float(reader.get_avg_fps()) or 25.0
+        span_end = end if end is not None else (info.duration or (ts[-1] + 1.0 / src_fps if n else 0.0))
+        targets = _targets(fps, frames, start, span_end, src_fps)
+        if targets is None:
+            hi = end if end is not None else np.inf
+            picks = np.nonzero((ts >= start - 1e-6) & (ts < hi))[0]
+            times = ts[picks]
+        else:
+            wanted = np.fromiter(targets, dtype=np.float64)
+            last = ts[-1] if n else 0.0
+            limit = span_end if span_end is not None else last + 1.0 / src_fps
+            wanted = wanted[(wanted < limit) & (wanted - last < 2.0 / src_fps)]
+            right = np.clip(np.searchsorted(ts, wanted, side="left"), 0, n - 1)
+            left = np.clip(right - 1, 0, n - 1)
+            use_left = np.abs(ts[left] - wanted) <= np.abs(ts[right] - wanted)
+            picks = np.where(use_left, left, right)
+            times = ts[picks]
+        if len(picks) == 0:
+            raise VideoError(p, f"no frames could be decoded between {start:g} s and {span_end}")
+        collector = _Collector((out_w, out_h), rot)
+        for i in range(0, len(picks), _CHUNK):
+            chunk = picks[i : i + _CHUNK]
+            uniq = np.unique(chunk)
+            batch = reader.get_batch(list(uniq)).asnumpy()
+            lookup = {int(u): batch[j] for j, u in enumerate(uniq)}
+            for idx, t in zip(chunk, times[i : i + _CHUNK]):
+                collector.add(int(idx), float(t), lambda _w, _h, a=lookup[int(idx)]: a)
+            if progress is not None:
+                progress(min(1.0, (i + len(chunk)) / len(picks)))
+    finally:
+        del reader
+    out_fps = fps if fps is not None else (
+        frames / (span_end - start) if frames and span_end and span_end > start else src_fps
+    )
+    meta = {"backend": "decord", "source_fps": src_fps, "source_size": (info.width, info.height), "exact": True}
+    return collector.clip(out_fps, p, meta)
