@@ -344,6 +344,7 @@ def _sample_pyav(
         target = next(targets, None) if targets is not None else None
         last_t = -1.0
         interp = interpolation
+        stopped_early = False
 
         def emit(frame: Any, t: float) -> None:
             nonlocal collector
@@ -369,6 +370,7 @@ def _sample_pyav(
                     if t < start - 1e-6:
                         continue
                     if end is not None and t >= end:
+                        stopped_early = True
                         break
                     emit(frame, t)
                     continue
@@ -379,6 +381,7 @@ def _sample_pyav(
                         emit(frame, t)
                     target = next(targets, None)
                 if target is None:
+                    stopped_early = True
                     break
                 prev = (frame, t)
         except av.error.FFmpegError as exc:
@@ -394,7 +397,7 @@ def _sample_pyav(
             raise VideoError(p, f"no frames could be decoded between {start:g} s and {span_end if span_end is not None else 'the end'}{' s' if span_end is not None else ''}")
         meta = {"backend": "pyav", "source_fps": src_fps, "source_size": (src_w, src_h), "exact": exact}
         clip = collector.clip(out_fps, p, meta)
-        if duration and end is None and last_t + 2.0 / src_fps < duration * 0.9 and duration - last_t > 0.5:
+        if not stopped_early and duration and last_t + 2.0 / src_fps < duration * 0.9 and duration - last_t > 0.5:
             raise VideoError(
                 p,
                 f"the video stops at {last_t:.2f} s but says it lasts {duration:.2f} s; "
@@ -425,8 +428,13 @@ def _sample_decord(
     info = probe(p)  # PyAV reads the rotation tag and validates the file
     rot = info.rotation
     out_w, out_h = fit_size(info.width, info.height, size)
-    w, h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
     try:
+        if rot:
+            # Some decord builds turn the picture themselves and some do not: ask one frame.
+            first = decord.VideoReader(str(p), ctx=decord.cpu(0))[0].shape
+            if (first[1], first[0]) == (info.width, info.height):
+                rot = 0
+        w, h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
         reader = decord.VideoReader(str(p), ctx=decord.cpu(0), width=w, height=h, num_threads=2)
     except Exception as exc:  # decord raises its own DECORDError for every failure
         raise VideoError(p, f"decord cannot read it ({exc})") from None

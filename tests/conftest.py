@@ -1,0 +1,53 @@
+"""Shared fixtures: real H.264 files, made with PyAV or taken from ../shared/clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media import encode, moving_square
+
+from pixelnb.data import sample_clip
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CLIPS = SHARED / "clips"
+
+
+@pytest.fixture(scope="session")
+def bunny() -> Path:
+    """The bundled sample clip (480x270, 25 fps, 5.28 s)."""
+    return sample_clip()
+
+
+@pytest.fixture(scope="session")
+def phone_vfr() -> Path:
+    """A real variable-frame-rate phone clip (1280x720, about 24 fps, 1.5 s)."""
+    p = CLIPS / "dog_phone_720p.mp4"
+    assert p.exists(), f"{p} is missing: the tests read the sample clips in ../shared/clips"
+    return p
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def square_clip(media: Path) -> Path:
+    """96x64, 25 fps, 2 s: a moving red square on a gradient."""
+    return encode(media / "square.mp4", moving_square, count=50)
+
+
+@pytest.fixture(scope="session")
+def rotated_clip(media: Path) -> Path:
+    """96x64 frames stored with a 90° rotation tag: players show them 64x96 (portrait)."""
+
+    def frame(i: int) -> np.ndarray:
+        img = np.zeros((64, 96, 3), np.uint8)
+        img[:, :24] = 255  # a white band on the stored left edge
+        img[:8, 40:60] = (0, 0, 255) if i % 2 else (0, 255, 0)
+        return img
+
+    return encode(media / "rotated.mp4", frame, count=20, fps=10, rotation=90)

@@ -1,0 +1,57 @@
+import numpy as np
+
+from pixelnb.color import rgb_to_lab
+from pixelnb.palette import Palette
+from pixelnb.quantize import bayer_matrix, floyd_steinberg, map_indices, ordered_offsets
+
+
+def test_map_indices_is_the_exact_nearest_colour():
+    rng = np.random.default_rng(0)
+    pal = rgb_to_lab(Palette.preset("db32").colors)
+    frames = rgb_to_lab(rng.integers(0, 256, (3, 20, 20, 3)).astype(np.uint8))
+    got = map_indices(frames, pal)
+    brute = np.linalg.norm(frames[..., None, :] - pal, axis=-1).argmin(-1)
+    np.testing.assert_array_equal(got, brute)
+
+
+def test_hysteresis_keeps_the_previous_colour_when_nearly_as_close():
+    pal = np.array([[50, 0, 0], [54, 0, 0]], np.float32)
+    # Frame 0 sits nearer colour 0; frame 1 drifts just past the midpoint (52.5 > 52).
+    frames = np.array([[[[51, 0, 0]]], [[[52.5, 0, 0]]]], np.float32)
+    assert map_indices(frames, pal, hysteresis=0).ravel().tolist() == [0, 1]
+    assert map_indices(frames, pal, hysteresis=3).ravel().tolist() == [0, 0]
+
+
+def test_hysteresis_switches_when_another_colour_is_clearly_closer():
+    pal = np.array([[50, 0, 0], [60, 0, 0]], np.float32)
+    frames = np.array([[[[50, 0, 0]]], [[[59, 0, 0]]]], np.float32)
+    assert map_indices(frames, pal, hysteresis=3).ravel().tolist() == [0, 1]
+
+
+def test_bayer_matrix_holds_each_threshold_once():
+    for n in (2, 4, 8):
+        m = bayer_matrix(n)
+        assert m.shape == (n, n)
+        np.testing.assert_allclose(np.sort(m.ravel()), (np.arange(n * n) + 0.5) / (n * n))
+
+
+def test_ordered_offsets_are_centred_and_tile():
+    off = ordered_offsets((10, 6), 4, 8.0)
+    assert off.shape == (10, 6)
+    assert abs(float(off[:8, :4].mean())) < 1e-6
+    np.testing.assert_array_equal(off[:4, :4], off[4:8, :4])
+
+
+def test_floyd_steinberg_mixes_two_colours_in_proportion():
+    pal = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    grey = np.full((1, 32, 32, 3), 128, np.uint8)
+    idx = floyd_steinberg(grey, pal)
+    assert set(np.unique(idx)) == {0, 1}
+    assert abs(idx.mean() - 0.5) < 0.05
+
+
+def test_floyd_steinberg_indices_stay_in_a_small_palette():
+    pal = Palette.preset("gameboy").colors
+    rng = np.random.default_rng(2)
+    idx = floyd_steinberg(rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8), pal)
+    assert idx.max() < 4
