@@ -1,0 +1,94 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pixelnb.cli import ProgressBar, main
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pixelnb", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_convert_writes_a_gif(bunny, tmp_path):
+    out = tmp_path / "bunny.gif"
+    r = run("convert", str(bunny), "-o", str(out), "--size", "32", "--colors", "8", "--fps", "6")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(out)
+    with Image.open(out) as im:
+        assert im.size == (32, 18) and im.n_frames >= 20
+
+
+def test_convert_with_every_option(bunny, tmp_path):
+    out = tmp_path / "sheet.png"
+    code = main(["convert", str(bunny), "-o", str(out), "--size", "24x24", "--colors", "4",
+                 "--palette", "gameboy", "--dither", "bayer4", "--downscale", "nearest", "--scale", "2",
+                 "--start", "1", "--end", "2", "--fps", "5", "-q"])
+    assert code == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert len(meta["frames"]) == 5 and meta["frames"][0]["frame"]["w"] == 48
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    r = run("convert", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "x.gif"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "missing.mp4: no such file" in lines[0]
+
+
+def test_bad_option_exits_2(bunny, tmp_path):
+    r = run("convert", str(bunny), "-o", str(tmp_path / "x.gif"), "--colors", "300")
+    assert r.returncode == 2 and "colors must be from 2 to 256" in r.stderr
+    r = run("convert", str(bunny), "-o", str(tmp_path / "x.gif"), "--dither", "nope")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_demo_writes_its_files_and_prints_them(tmp_path):
+    r = run("demo", "--out", "results", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    printed = [line for line in r.stdout.splitlines() if line.startswith("results")]
+    assert printed == ["results/demo.gif", "results/demo.png", "results/demo.json", "results/demo.html"]
+    for name in printed:
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_convert_stays_lean():
+    code = (
+        "import sys, pixelnb.cli\n"
+        "from pixelnb.data import sample_clip\n"
+        "pixelnb.cli.main(['convert', str(sample_clip()), '-o', sys.argv[1], '--size', '16', '-q'])\n"
+        "heavy = [m for m in ('ipywidgets', 'anywidget', 'matplotlib', 'lumaai', 'httpx') if m in sys.modules]\n"
+        "print('heavy:' + ','.join(heavy))\n"
+    )
+    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lean-{os.getpid()}.gif")
+    r = subprocess.run([sys.executable, "-c", code, out], capture_output=True, text=True, check=True)
+    os.unlink(out)
+    assert r.stdout.strip().splitlines()[-1] == "heavy:"
+
+
+def test_progress_bar_draws_on_a_terminal_only():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = ProgressBar(stream)
+        bar("sampling", 0.5)
+        bar("quantizing", 1.0)
+        bar.close()
+    assert "sampling" in tty.getvalue() and "%" in tty.getvalue()
+    assert pipe.getvalue() == ""
+
+
+def test_demo_output_is_the_bundled_clip(tmp_path):
+    assert main(["demo", "--out", str(tmp_path), "-q"]) == 0
+    with Image.open(tmp_path / "demo.gif") as im:
+        assert im.size == (256, 144)
+        assert np.asarray(im.convert("RGB")).std() > 10

@@ -1,0 +1,47 @@
+"""The project's own files agree with each other: dependencies, data, public API."""
+
+import re
+from pathlib import Path
+
+import pixelnb
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _names(specs: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~; \[]", s.strip(), maxsplit=1)[0].lower() for s in specs}
+
+
+def test_environment_yml_lists_the_runtime_dependencies():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    text = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    env = [
+        line.strip()[2:]
+        for line in text.splitlines()
+        if line.strip().startswith("- ") and not line.strip().startswith("- -")
+    ]
+    env_names = _names(env) - {"python", "pip", "pip:"}
+    assert env_names == _names(deps)
+
+
+def test_sample_clip_ships_with_the_package():
+    clip = pixelnb.data.sample_clip()
+    assert clip.is_file() and 50_000 < clip.stat().st_size < 400_000
+    info = pixelnb.probe(clip)
+    assert (info.width, info.height) == (480, 270)
+
+
+def test_public_api_is_small_and_importable():
+    for name in pixelnb.__all__:
+        assert hasattr(pixelnb, name), name
+    assert {"pixelate", "sample", "Sprite", "Palette", "Clip"} <= set(pixelnb.__all__)
+
+
+def test_readme_opens_with_the_two_commands():
+    head = (ROOT / "README.md").read_text()[:1500]
+    assert "make demo" in head and "make test" in head
