@@ -17,9 +17,9 @@ from pixelnb.video import Clip, probe, sample
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRESETS",
     "Clip",
     "OptionError",
-    "PRESETS",
     "Palette",
     "PaletteError",
     "PixelnbError",

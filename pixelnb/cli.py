@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a video file to pixel art")
     conv.add_argument("input", help="a video file (mp4, mov, webm, ...)")
-    conv.add_argument("-o", "--output", required=True, help=".gif, .png (+ .json), .apng, .webp, .html or a folder")
+    conv.add_argument(
+        "-o", "--output", required=True, help=".gif, .png (+ .json), .apng, .webp, .html or a folder"
+    )
     _add_pixel_options(conv)
     demo = sub.add_parser("demo", help="convert the bundled sample clip and write out/demo.*")
     demo.add_argument("--out", default="out", help="output folder (default out)")
@@ -94,9 +96,17 @@ def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
     from pixelnb.pixelate import pixelate
 
     sprite = pixelate(
-        args.input, size=args.size, colors=args.colors, palette=args.palette, dither=args.dither,
-        fps=args.fps, downscale=args.downscale, start=args.start, end=args.end,
-        backend=args.backend, progress=bar,
+        args.input,
+        size=args.size,
+        colors=args.colors,
+        palette=args.palette,
+        dither=args.dither,
+        fps=args.fps,
+        downscale=args.downscale,
+        start=args.start,
+        end=args.end,
+        backend=args.backend,
+        progress=bar,
     )
     bar("writing", 0.0)
     out = sprite.save(args.output, scale=args.scale)

@@ -11,15 +11,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "srgb_to_linear",
-    "linear_to_srgb",
-    "rgb_to_lab",
-    "lab_to_rgb",
-    "rgb_to_oklab",
-    "oklab_to_rgb",
     "delta_e2000",
-    "to_space",
     "from_space",
+    "lab_to_rgb",
+    "linear_to_srgb",
+    "oklab_to_rgb",
+    "rgb_to_lab",
+    "rgb_to_oklab",
+    "srgb_to_linear",
+    "to_space",
 ]
 
 FloatArray = NDArray[np.float32]
@@ -54,9 +54,7 @@ _OK_M2 = np.array(
 )
 
 _LUT = np.arange(256, dtype=np.float64) / 255.0
-_LINEAR_LUT = np.where(_LUT <= 0.04045, _LUT / 12.92, ((_LUT + 0.055) / 1.055) ** 2.4).astype(
-    np.float32
-)
+_LINEAR_LUT = np.where(_LUT <= 0.04045, _LUT / 12.92, ((_LUT + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
 def srgb_to_linear(rgb: NDArray[np.uint8] | NDArray[np.floating]) -> FloatArray:
@@ -65,9 +63,7 @@ def srgb_to_linear(rgb: NDArray[np.uint8] | NDArray[np.floating]) -> FloatArray:
     if rgb.dtype == np.uint8:
         return _LINEAR_LUT[rgb]
     c = rgb.astype(np.float32)
-    return np.where(c <= 0.04045, c / 12.92, ((np.maximum(c, 0) + 0.055) / 1.055) ** 2.4).astype(
-        np.float32
-    )
+    return np.where(c <= 0.04045, c / 12.92, ((np.maximum(c, 0) + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
 def linear_to_srgb(lin: NDArray[np.floating]) -> NDArray[np.uint8]:
@@ -115,7 +111,8 @@ def lab_to_rgb(lab: NDArray[np.floating]) -> NDArray[np.uint8]:
 def rgb_to_oklab(rgb: NDArray[np.uint8] | NDArray[np.floating]) -> FloatArray:
     """sRGB to OKLab, scaled by 100 so that its distances read like CIELAB's."""
     lms = np.cbrt(srgb_to_linear(rgb) @ _OK_M1.T.astype(np.float32))
-    return (lms @ _OK_M2.T.astype(np.float32) * 100).astype(np.float32)
+    out: FloatArray = (lms @ _OK_M2.T.astype(np.float32) * 100).astype(np.float32)
+    return out
 
 
 def oklab_to_rgb(lab: NDArray[np.floating]) -> NDArray[np.uint8]:

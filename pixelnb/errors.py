@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pixelnb.video import Clip
 
-__all__ = ["PixelnbError", "OptionError", "PaletteError", "VideoError"]
+__all__ = ["OptionError", "PaletteError", "PixelnbError", "VideoError"]
 
 
 class PixelnbError(Exception):
@@ -34,9 +34,7 @@ class VideoError(PixelnbError):
     holds them as a :class:`~pixelnb.video.Clip`, so nothing already decoded is lost.
     """
 
-    def __init__(
-        self, path: str | PathLike[str], problem: str, *, partial: Clip | None = None
-    ) -> None:
+    def __init__(self, path: str | PathLike[str], problem: str, *, partial: Clip | None = None) -> None:
         self.path = str(path)
         self.problem = problem
         self.partial = partial

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from pixelnb.sprite import Sprite
 
-__all__ = ["save_sprite", "gif_bytes", "png_bytes", "sheet_layout", "rounded_durations", "FORMATS"]
+__all__ = ["FORMATS", "gif_bytes", "png_bytes", "rounded_durations", "save_sprite", "sheet_layout"]
 
 FORMATS = (".gif", ".png", ".apng", ".webp", ".html")
 
@@ -196,7 +196,8 @@ section{{margin-bottom:2em}} img{{image-rendering:pixelated;image-rendering:cris
 <section><h2>Animation</h2>{sprite.to_html()}</section>
 <section><h2>Frames</h2><img alt="frame grid" src="data:image/png;base64,{sheet_b64}"
  width="{sheet.shape[1]}" height="{sheet.shape[0]}"></section>
-<section><h2>Palette</h2>{sprite.palette.to_html(28)}<p><code>{' '.join(sprite.palette.hex)}</code></p></section>
+<section><h2>Palette</h2>{sprite.palette.to_html(28)}
+<p><code>{" ".join(sprite.palette.hex)}</code></p></section>
 </body></html>
 """
     path.write_text(body, encoding="utf-8")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +23,7 @@ from pixelnb.errors import PaletteError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Palette", "PRESETS", "PaletteSpec", "resolve_palette", "fit_palette", "median_cut"]
+__all__ = ["PRESETS", "Palette", "PaletteSpec", "fit_palette", "median_cut", "resolve_palette"]
 
 MIN_COLORS = 2
 MAX_COLORS = 256
@@ -113,9 +113,7 @@ class Palette:
         if arr.ndim != 2 or arr.shape[1] != 3:
             raise PaletteError(f"a palette is a list of RGB colours, got an array of shape {arr.shape}")
         if not MIN_COLORS <= len(arr) <= MAX_COLORS:
-            raise PaletteError(
-                f"a palette needs {MIN_COLORS} to {MAX_COLORS} colours, got {len(arr)}"
-            )
+            raise PaletteError(f"a palette needs {MIN_COLORS} to {MAX_COLORS} colours, got {len(arr)}")
         if arr.dtype != np.uint8:
             if np.issubdtype(arr.dtype, np.floating) or arr.min() < 0 or arr.max() > 255:
                 raise PaletteError("palette colours must be integers 0..255 (sRGB)")
@@ -132,9 +130,7 @@ class Palette:
         for text in colors:
             m = _HEX_RE.match(str(text).strip())
             if not m:
-                raise PaletteError(
-                    f"{text!r} is not a colour: write six hex digits, like '#1a1c2c'"
-                )
+                raise PaletteError(f"{text!r} is not a colour: write six hex digits, like '#1a1c2c'")
             v = int(m.group(1), 16)
             rgb.append(((v >> 16) & 255, (v >> 8) & 255, v & 255))
         return cls(np.array(rgb, dtype=np.uint8).reshape(-1, 3), name=name)
@@ -210,7 +206,7 @@ class Palette:
     @property
     def hex(self) -> list[str]:
         """The colours as ``#rrggbb`` strings."""
-        return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in self.colors]
+        return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in self.colors.tolist()]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write a Lospec ``.hex`` or a GIMP ``.gpl`` file, chosen by the extension."""
@@ -220,7 +216,10 @@ class Palette:
             p.write_text("".join(h[1:] + "\n" for h in self.hex), encoding="utf-8")
         elif ext == ".gpl":
             rows = [f"GIMP Palette\nName: {self.name}\nColumns: 8\n#\n"]
-            rows += [f"{r:3d} {g:3d} {b:3d}\t{h}\n" for (r, g, b), h in zip(self.colors.tolist(), self.hex)]
+            rows += [
+                f"{r:3d} {g:3d} {b:3d}\t{h}\n"
+                for (r, g, b), h in zip(self.colors.tolist(), self.hex, strict=True)
+            ]
             p.write_text("".join(rows), encoding="utf-8")
         else:
             raise PaletteError(f"cannot save a palette as {ext or 'no extension'!r}: use .hex or .gpl")
@@ -255,14 +254,21 @@ class Palette:
         if labels and cols <= 16:
             lum = self.colors @ np.array([0.299, 0.587, 0.114])
             for i, h in enumerate(self.hex):
-                ax.text(i % cols, i // cols, h[1:], ha="center", va="center", fontsize=5,
-                        color="white" if lum[i] < 128 else "black")
+                ax.text(
+                    i % cols,
+                    i // cols,
+                    h[1:],
+                    ha="center",
+                    va="center",
+                    fontsize=5,
+                    color="white" if lum[i] < 128 else "black",
+                )
         ax.set_axis_off()
         ax.set_title(f"{self.name} ({n} colours)", fontsize=8)
         return fig  # type: ignore[no-any-return]
 
 
-PaletteSpec = Union[str, Sequence[str], Palette, os.PathLike]  # type: ignore[type-arg]
+PaletteSpec = str | Sequence[str] | Palette | os.PathLike  # type: ignore[type-arg]
 
 
 def resolve_palette(spec: PaletteSpec) -> Palette | None:
@@ -295,6 +301,7 @@ def median_cut(points: NDArray[np.float32], k: int) -> NDArray[np.float32]:
     Each step splits the box with the largest spread-times-count along its widest axis at
     the median, so both populous and colourful regions get colours. Deterministic.
     """
+
     def score(box: NDArray[np.float32]) -> tuple[float, int]:
         if len(box) < 2:
             return -1.0, 0

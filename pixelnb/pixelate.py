@@ -27,7 +27,7 @@ from pixelnb.resize import DOWNSCALES, MODE_FACTOR, block_mode, resize_frames
 from pixelnb.sprite import Sprite
 from pixelnb.video import Backend, Clip, Size, fit_size, probe, sample
 
-__all__ = ["pixelate", "HYSTERESIS"]
+__all__ = ["HYSTERESIS", "pixelate"]
 
 HYSTERESIS = 3.0  # CIELAB units: about one just-noticeable difference and a half
 SPACE = "lab"
@@ -119,15 +119,23 @@ def pixelate(
         clip = source if fps is None else _resample_clip(source, fps)
         out_w, out_h = fit_size(clip.width, clip.height, size)
         factor = max(1, min(factor, clip.width // out_w, clip.height // out_h))
-        work = resize_frames(clip.frames, (out_w * factor, out_h * factor), "nearest" if downscale == "nearest" else "area")
+        work = resize_frames(
+            clip.frames, (out_w * factor, out_h * factor), "nearest" if downscale == "nearest" else "area"
+        )
         src_name = clip.source
     else:
         info = probe(source)
         out_w, out_h = fit_size(info.width, info.height, size)
         factor = max(1, min(factor, info.width // out_w, info.height // out_h))
         clip = sample(
-            source, fps=fps, start=start, end=end, size=(out_w * factor, out_h * factor),
-            backend=backend, exact=exact, interpolation="POINT" if downscale == "nearest" else "AREA",
+            source,
+            fps=fps,
+            start=start,
+            end=end,
+            size=(out_w * factor, out_h * factor),
+            backend=backend,
+            exact=exact,
+            interpolation="POINT" if downscale == "nearest" else "AREA",
             progress=lambda f: report("sampling", f),
         )
         work = clip.frames
@@ -162,13 +170,20 @@ def pixelate(
         np.fill_diagonal(d, np.inf)
         strength = float(np.median(d.min(axis=1)))
         shifted = work.astype(np.float32) + ordered_offsets((out_h, out_w), n, strength)[None, :, :, None]
-        indices = map_indices(to_space(np.clip(shifted, 0, 255) / 255.0, SPACE), pal_values, hysteresis=hysteresis)
+        indices = map_indices(
+            to_space(np.clip(shifted, 0, 255) / 255.0, SPACE), pal_values, hysteresis=hysteresis
+        )
     else:
         indices = map_indices(values, pal_values, hysteresis=hysteresis)
     report("quantizing", 1.0)
     info_dict: dict[str, Any] = {
-        "size": (out_w, out_h), "colors": colors, "palette": pal.name, "dither": dither,
-        "downscale": downscale, "fps": clip.fps, "timestamps": clip.timestamps.tolist(),
+        "size": (out_w, out_h),
+        "colors": colors,
+        "palette": pal.name,
+        "dither": dither,
+        "downscale": downscale,
+        "fps": clip.fps,
+        "timestamps": clip.timestamps.tolist(),
         "backend": clip.meta.get("backend"),
     }
     return Sprite(indices, pal, fps=clip.fps, source=src_name, info=info_dict)

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from pixelnb.palette import sq_distances
 
-__all__ = ["DITHERS", "bayer_matrix", "map_indices", "ordered_offsets", "floyd_steinberg"]
+__all__ = ["DITHERS", "bayer_matrix", "floyd_steinberg", "map_indices", "ordered_offsets"]
 
 DITHERS = ("none", "bayer2", "bayer4", "bayer8", "fs")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DOWNSCALES", "resize_frames", "block_mode", "MODE_FACTOR"]
+__all__ = ["DOWNSCALES", "MODE_FACTOR", "block_mode", "resize_frames"]
 
 DOWNSCALES = ("area", "nearest", "mode")
 MODE_FACTOR = 4  # the mode downscale votes among up to 4x4 source samples per cell
@@ -41,6 +41,8 @@ def block_mode(indices: NDArray[np.uint8], factor: int, k: int = 256) -> NDArray
     block_id = (np.arange(h)[:, None, None, None] * w + np.arange(w)[None, None, :, None]) * k
     block_id = np.broadcast_to(block_id, (h, factor, w, factor))
     for i in range(t):  # one frame at a time keeps the count table small
-        counts = np.bincount((block_id + indices[i].reshape(h, factor, w, factor)).ravel(), minlength=h * w * k)
+        counts = np.bincount(
+            (block_id + indices[i].reshape(h, factor, w, factor)).ravel(), minlength=h * w * k
+        )
         out[i] = counts.reshape(h, w, k).argmax(axis=-1)
     return out

@@ -54,9 +54,7 @@ class Sprite:
         if idx.dtype != np.uint8:
             idx = idx.astype(np.uint8)
         if idx.size and int(idx.max()) >= len(self.palette):
-            raise OptionError(
-                f"index {int(idx.max())} is outside the palette of {len(self.palette)} colours"
-            )
+            raise OptionError(f"index {int(idx.max())} is outside the palette of {len(self.palette)} colours")
         object.__setattr__(self, "indices", idx)
         if self.durations is not None:
             if len(self.durations) != len(idx) or any(d <= 0 for d in self.durations):
@@ -85,10 +83,7 @@ class Sprite:
 
     def __repr__(self) -> str:
         rate = f"{self.fps:g} fps" if self.durations is None and self.fps else "variable timing"
-        return (
-            f"Sprite({len(self)} frames, {self.width}x{self.height}, {len(self.palette)} colours, "
-            f"{rate})"
-        )
+        return f"Sprite({len(self)} frames, {self.width}x{self.height}, {len(self.palette)} colours, {rate})"
 
     # -- pixels --------------------------------------------------------------------------
     def to_rgb(self, scale: int = 1) -> NDArray[np.uint8]:
@@ -162,9 +157,11 @@ class Sprite:
 
         n = min(len(self), max_frames)
         cols, rows = sheet_layout(n, columns)
-        fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.2 * self.height / self.width + 0.3), squeeze=False)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(cols * 1.2, rows * 1.2 * self.height / self.width + 0.3), squeeze=False
+        )
         rgb = self.to_rgb()
-        times = np.cumsum([0.0] + self.frame_durations())
+        times = np.cumsum([0.0, *self.frame_durations()])
         for i, ax in enumerate(axes.flat):
             ax.set_axis_off()
             if i < n:

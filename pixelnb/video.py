@@ -15,7 +15,6 @@ a reader opened for the call and closed after it. Both backends pick the same fr
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from numpy.typing import NDArray
 
 from pixelnb.errors import OptionError, VideoError
 
-__all__ = ["Clip", "VideoInfo", "probe", "sample", "fit_size", "BACKENDS"]
+__all__ = ["BACKENDS", "Clip", "VideoInfo", "fit_size", "probe", "sample"]
 
 BACKENDS = ("auto", "pyav", "decord")
 Backend = Literal["auto", "pyav", "decord"]
@@ -53,6 +52,9 @@ class Clip:
     rotation: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fps", float(self.fps))
+
     def __len__(self) -> int:
         return int(self.frames.shape[0])
 
@@ -71,8 +73,7 @@ class Clip:
 
     def __repr__(self) -> str:
         return (
-            f"Clip({len(self)} frames, {self.width}x{self.height}, {self.fps:g} fps, "
-            f"source={self.source!r})"
+            f"Clip({len(self)} frames, {self.width}x{self.height}, {self.fps:g} fps, source={self.source!r})"
         )
 
 
@@ -119,12 +120,9 @@ def _video_stream(container: Any, p: Path) -> Any:
     return container.streams.video[0]
 
 
-def _rotation_of(stream: Any, first_frame: Any | None) -> int:
-    if first_frame is not None:
-        rot = int(round(getattr(first_frame, "rotation", 0) or 0))
-    else:
-        rot = 0
-    return rot % 360
+def _rotation_of(frame: Any | None) -> int:
+    """The display rotation (counter-clockwise degrees) that the stream's tag asks for."""
+    return round(getattr(frame, "rotation", 0) or 0) % 360 if frame is not None else 0
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
@@ -138,18 +136,22 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         duration = _duration(container, stream)
-        first = None
         try:
-            for first in container.decode(stream):
-                break
-        except Exception:  # noqa: BLE001 - a bad first frame is reported by sample()
+            first = next(container.decode(stream), None)
+        except Exception:  # a bad first frame is reported by sample()
             first = None
-        rot = _rotation_of(stream, first)
+        rot = _rotation_of(first)
         if rot in (90, 270):
             w, h = h, w
         return VideoInfo(
-            path=str(p), width=w, height=h, fps=fps, duration=duration,
-            frames=int(stream.frames) or None, rotation=rot, codec=cc.name,
+            path=str(p),
+            width=w,
+            height=h,
+            fps=fps,
+            duration=duration,
+            frames=int(stream.frames) or None,
+            rotation=rot,
+            codec=cc.name,
         )
 
 
@@ -180,8 +182,7 @@ def fit_size(src_w: int, src_h: int, size: Size | None) -> tuple[int, int]:
             raise OptionError(f"size must be at least 1 pixel, got {n}")
         if n > max(src_w, src_h):
             raise OptionError(
-                f"size {n} is larger than the source ({src_w}x{src_h}); "
-                f"choose at most {max(src_w, src_h)}"
+                f"size {n} is larger than the source ({src_w}x{src_h}); choose at most {max(src_w, src_h)}"
             )
         if src_w >= src_h:
             return n, max(1, round(src_h * n / src_w))
@@ -336,8 +337,10 @@ def _sample_pyav(
         if frames is not None and fps is None and span_end is None:
             raise VideoError(p, "the file does not say how long it is; pass end= or fps=")
         targets = _targets(fps, frames, start, span_end, src_fps)
-        out_fps = fps if fps is not None else (
-            frames / (span_end - start) if frames and span_end and span_end > start else src_fps
+        out_fps = (
+            fps
+            if fps is not None
+            else (frames / (span_end - start) if frames and span_end and span_end > start else src_fps)
         )
         collector: _Collector | None = None
         prev: tuple[Any, float] | None = None
@@ -349,7 +352,7 @@ def _sample_pyav(
         def emit(frame: Any, t: float) -> None:
             nonlocal collector
             if collector is None:
-                rot = _rotation_of(stream, frame)
+                rot = _rotation_of(frame)
                 w, h = (src_h, src_w) if rot in (90, 270) else (src_w, src_h)
                 collector = _Collector(fit_size(w, h, size), rot)
 
@@ -386,7 +389,11 @@ def _sample_pyav(
                 prev = (frame, t)
         except av.error.FFmpegError as exc:
             got = collector.clip(out_fps, p, {}) if collector else None
-            raise VideoError(p, f"decoding failed after {max(last_t, 0):.2f} s ({exc}); the file is corrupt or truncated", partial=got) from None
+            raise VideoError(
+                p,
+                f"decoding failed after {max(last_t, 0):.2f} s ({exc}); the file is corrupt or truncated",
+                partial=got,
+            ) from None
         # Wanted times past the last frame but still inside the span take the last frame.
         if target is not None and prev is not None:
             limit = span_end if span_end is not None else prev[1] + 1.0 / src_fps
@@ -394,10 +401,16 @@ def _sample_pyav(
                 emit(*prev)
                 target = next(targets, None) if targets is not None else None
         if collector is None or not collector.frames:
-            raise VideoError(p, f"no frames could be decoded between {start:g} s and {span_end if span_end is not None else 'the end'}{' s' if span_end is not None else ''}")
+            until = f"{span_end:g} s" if span_end is not None else "the end"
+            raise VideoError(p, f"no frames could be decoded between {start:g} s and {until}")
         meta = {"backend": "pyav", "source_fps": src_fps, "source_size": (src_w, src_h), "exact": exact}
         clip = collector.clip(out_fps, p, meta)
-        if not stopped_early and duration and last_t + 2.0 / src_fps < duration * 0.9 and duration - last_t > 0.5:
+        if (
+            not stopped_early
+            and duration
+            and last_t + 2.0 / src_fps < duration * 0.9
+            and duration - last_t > 0.5
+        ):
             raise VideoError(
                 p,
                 f"the video stops at {last_t:.2f} s but says it lasts {duration:.2f} s; "
@@ -407,6 +420,11 @@ def _sample_pyav(
         if progress is not None:
             progress(1.0)
         return clip
+
+
+def _already_sized(frame: NDArray[np.uint8]) -> Callable[[int, int], NDArray[np.uint8]]:
+    """A converter for frames that decord has already scaled."""
+    return lambda _w, _h: frame
 
 
 def _sample_decord(
@@ -467,14 +485,21 @@ def _sample_decord(
             uniq = np.unique(chunk)
             batch = reader.get_batch(list(uniq)).asnumpy()
             lookup = {int(u): batch[j] for j, u in enumerate(uniq)}
-            for idx, t in zip(chunk, times[i : i + _CHUNK]):
-                collector.add(int(idx), float(t), lambda _w, _h, a=lookup[int(idx)]: a)
+            for idx, t in zip(chunk, times[i : i + _CHUNK], strict=True):
+                collector.add(int(idx), float(t), _already_sized(lookup[int(idx)]))
             if progress is not None:
                 progress(min(1.0, (i + len(chunk)) / len(picks)))
     finally:
         del reader
-    out_fps = fps if fps is not None else (
-        frames / (span_end - start) if frames and span_end and span_end > start else src_fps
+    out_fps = (
+        fps
+        if fps is not None
+        else (frames / (span_end - start) if frames and span_end and span_end > start else src_fps)
     )
-    meta = {"backend": "decord", "source_fps": src_fps, "source_size": (info.width, info.height), "exact": True}
+    meta = {
+        "backend": "decord",
+        "source_fps": src_fps,
+        "source_size": (info.width, info.height),
+        "exact": True,
+    }
     return collector.clip(out_fps, p, meta)

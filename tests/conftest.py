@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from media import encode, moving_square
-
 from pixelnb.data import sample_clip
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -25,9 +25,33 @@ def test_convert_writes_a_gif(bunny, tmp_path):
 
 def test_convert_with_every_option(bunny, tmp_path):
     out = tmp_path / "sheet.png"
-    code = main(["convert", str(bunny), "-o", str(out), "--size", "24x24", "--colors", "4",
-                 "--palette", "gameboy", "--dither", "bayer4", "--downscale", "nearest", "--scale", "2",
-                 "--start", "1", "--end", "2", "--fps", "5", "-q"])
+    code = main(
+        [
+            "convert",
+            str(bunny),
+            "-o",
+            str(out),
+            "--size",
+            "24x24",
+            "--colors",
+            "4",
+            "--palette",
+            "gameboy",
+            "--dither",
+            "bayer4",
+            "--downscale",
+            "nearest",
+            "--scale",
+            "2",
+            "--start",
+            "1",
+            "--end",
+            "2",
+            "--fps",
+            "5",
+            "-q",
+        ]
+    )
     assert code == 0
     meta = json.loads(out.with_suffix(".json").read_text())
     assert len(meta["frames"]) == 5 and meta["frames"][0]["frame"]["w"] == 48
@@ -61,7 +85,8 @@ def test_convert_stays_lean():
         "import sys, pixelnb.cli\n"
         "from pixelnb.data import sample_clip\n"
         "pixelnb.cli.main(['convert', str(sample_clip()), '-o', sys.argv[1], '--size', '16', '-q'])\n"
-        "heavy = [m for m in ('ipywidgets', 'anywidget', 'matplotlib', 'lumaai', 'httpx') if m in sys.modules]\n"
+        "mods = ('ipywidgets', 'anywidget', 'matplotlib', 'lumaai', 'httpx')\n"
+        "heavy = [m for m in mods if m in sys.modules]\n"
         "print('heavy:' + ','.join(heavy))\n"
     )
     out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"lean-{os.getpid()}.gif")

@@ -8,8 +8,15 @@ from pixelnb.errors import PaletteError
 from pixelnb.palette import PRESETS, Palette, fit_palette, median_cut, resolve_palette
 
 EXPECTED_SIZES = {
-    "pico-8": 16, "gameboy": 4, "nes": 55, "db16": 16, "db32": 32, "sweetie-16": 16,
-    "endesga-32": 32, "aap-64": 64, "1bit": 2,
+    "pico-8": 16,
+    "gameboy": 4,
+    "nes": 55,
+    "db16": 16,
+    "db32": 32,
+    "sweetie-16": 16,
+    "endesga-32": 32,
+    "aap-64": 64,
+    "1bit": 2,
 }
 
 
@@ -80,11 +87,11 @@ def test_loads_a_gimp_palette_with_name_and_comments(tmp_path: Path):
 
 
 def test_unreadable_palette_file_says_which_file(tmp_path: Path):
-    with pytest.raises(PaletteError, match="missing.hex"):
+    with pytest.raises(PaletteError, match=r"missing\.hex"):
         resolve_palette(str(tmp_path / "missing.hex"))
     binary = tmp_path / "bin.hex"
     binary.write_bytes(b"\xff\xfe\x00\x01")
-    with pytest.raises(PaletteError, match="bin.hex"):
+    with pytest.raises(PaletteError, match=r"bin\.hex"):
         Palette.load(binary)
 
 

@@ -67,7 +67,9 @@ def test_png_sheet_with_aseprite_json(sprite, tmp_path):
     assert len(meta["frames"]) == 7
     for i, fr in enumerate(meta["frames"]):
         r = fr["frame"]
-        np.testing.assert_array_equal(sheet[r["y"] : r["y"] + r["h"], r["x"] : r["x"] + r["w"]], sprite.to_rgb()[i])
+        np.testing.assert_array_equal(
+            sheet[r["y"] : r["y"] + r["h"], r["x"] : r["x"] + r["w"]], sprite.to_rgb()[i]
+        )
         assert fr["duration"] in (83, 84)
     assert not list(tmp_path.glob(".*part*")), "temporary files are cleaned up"
 
@@ -96,8 +98,15 @@ def test_html_page_has_animation_grid_and_palette(sprite, tmp_path):
     assert all(h in text for h in sprite.palette.hex)
 
 
-@pytest.mark.parametrize(("name", "scale", "match"), [("a.bmp", 1, "cannot save"), ("a.gif", 0, "scale"),
-                                                     ("a.gif", 2.5, "scale"), ("no/dir/a.gif", 1, "does not exist")])
+@pytest.mark.parametrize(
+    ("name", "scale", "match"),
+    [
+        ("a.bmp", 1, "cannot save"),
+        ("a.gif", 0, "scale"),
+        ("a.gif", 2.5, "scale"),
+        ("no/dir/a.gif", 1, "does not exist"),
+    ],
+)
 def test_bad_save_arguments(sprite, tmp_path, name, scale, match):
     with pytest.raises(OptionError, match=match):
         sprite.save(tmp_path / name, scale=scale)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["sample_clip", "SAMPLE_CLIP_CREDIT"]
+__all__ = ["SAMPLE_CLIP_CREDIT", "sample_clip"]
 
 SAMPLE_CLIP_CREDIT = "Big Buck Bunny, © 2008 Blender Foundation, www.bigbuckbunny.org, CC-BY 3.0"
 
