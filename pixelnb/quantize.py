@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from pixelnb.palette import sq_distances
+from pixelnb.palette import distance_table, nearest
 
 __all__ = ["DITHERS", "bayer_matrix", "floyd_steinberg", "map_indices", "ordered_offsets"]
 
@@ -48,20 +48,35 @@ def map_indices(
     replaces the nearest colour as the candidate (the mode downscale uses it).
     """
     t_count, h, w, _ = values.shape
+    n = h * w
     pal = np.asarray(palette, dtype=np.float32)
-    flat = values.reshape(t_count, h * w, 3)
-    out = np.empty((t_count, h * w), dtype=np.uint8)
+    flat = values.reshape(t_count * n, 3)
+    out = np.empty(t_count * n, dtype=np.uint8)
     prev: NDArray[np.intp] | None = None
-    rows = np.arange(h * w)
-    for t in range(t_count):
-        d = sq_distances(flat[t], pal)
-        best = d.argmin(axis=1) if proposals is None else proposals[t].reshape(-1)
-        if prev is not None and hysteresis > 0:
-            d_best = np.sqrt(d[rows, best])
-            d_prev = np.sqrt(d[rows, prev])
-            best = np.where(d_prev <= d_best + hysteresis, prev, best)
-        out[t] = best
-        prev = best
+    cols = np.arange(n)
+    # Frames per distance table: about 1 MB of table, big enough to amortise, small enough for cache.
+    step = max(1, 262144 // (n * len(pal)))
+    for t0 in range(0, t_count, step):
+        t1 = min(t_count, t0 + step)
+        d = distance_table(flat[t0 * n : t1 * n], pal)
+        m = d.shape[1]
+        if proposals is None:
+            chunk_best = nearest(d)
+        else:
+            chunk_best = proposals[t0:t1].reshape(-1).astype(np.intp)
+        if hysteresis <= 0:
+            out[t0 * n : t1 * n] = chunk_best
+            continue
+        root = np.sqrt(d).reshape(-1)  # distances, not squares: the margin is in colour units
+        for t in range(t0, t1):  # hysteresis runs frame after frame
+            best = chunk_best[(t - t0) * n : (t - t0 + 1) * n]
+            if prev is not None:
+                # Gather each pixel's distance to its previous and its best colour.
+                base = cols + (t - t0) * n
+                keep = root.take(prev * m + base) - root.take(best * m + base) <= hysteresis
+                best = np.where(keep, prev, best)
+            out[t * n : (t + 1) * n] = best
+            prev = best
     return out.reshape(t_count, h, w)
 
 
