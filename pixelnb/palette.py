@@ -348,11 +348,11 @@ def nearest(table: NDArray[np.float32]) -> NDArray[np.intp]:
     """
     k = table.shape[0]
     if k > 256:
-        return table.argmin(axis=0)
+        return np.asarray(table.argmin(axis=0), dtype=np.intp)
     bits = table.view(np.int32)
     bits &= ~0xFF
     bits |= np.arange(k, dtype=np.int32)[:, None]
-    return (bits.min(axis=0) & 0xFF).astype(np.intp)
+    return np.asarray(bits.min(axis=0) & 0xFF, dtype=np.intp)
 
 
 def fit_palette(

@@ -25,7 +25,7 @@ from pixelnb.palette import MAX_COLORS, MIN_COLORS, Palette, PaletteSpec, fit_pa
 from pixelnb.quantize import DITHERS, floyd_steinberg, map_indices, ordered_offsets
 from pixelnb.resize import DOWNSCALES, MODE_FACTOR, block_mode, resize_frames
 from pixelnb.sprite import Sprite
-from pixelnb.video import Backend, Clip, Size, fit_size, probe, sample
+from pixelnb.video import Backend, Clip, Size, fit_size, sample
 
 __all__ = ["HYSTERESIS", "pixelate"]
 
@@ -124,20 +124,27 @@ def pixelate(
         )
         src_name = clip.source
     else:
-        info = probe(source)
-        out_w, out_h = fit_size(info.width, info.height, size)
-        factor = max(1, min(factor, info.width // out_w, info.height // out_h))
+        dims: dict[str, Any] = {}
+
+        def working_size(w: int, h: int) -> tuple[int, int]:
+            # Chosen once the decoder has told the displayed size: no separate probe.
+            out = fit_size(w, h, size)
+            f = max(1, min(factor, w // out[0], h // out[1]))
+            dims.update(out=out, factor=f)
+            return out[0] * f, out[1] * f
+
         clip = sample(
             source,
             fps=fps,
             start=start,
             end=end,
-            size=(out_w * factor, out_h * factor),
+            size=working_size,
             backend=backend,
             exact=exact,
             interpolation="POINT" if downscale == "nearest" else "AREA",
             progress=lambda f: report("sampling", f),
         )
+        (out_w, out_h), factor = dims["out"], dims["factor"]
         work = clip.frames
         src_name = str(source)
     report("palette", 0.0)

@@ -60,10 +60,7 @@ def map_indices(
         t1 = min(t_count, t0 + step)
         d = distance_table(flat[t0 * n : t1 * n], pal)
         m = d.shape[1]
-        if proposals is None:
-            chunk_best = nearest(d)
-        else:
-            chunk_best = proposals[t0:t1].reshape(-1).astype(np.intp)
+        chunk_best = nearest(d) if proposals is None else proposals[t0:t1].reshape(-1).astype(np.intp)
         if hysteresis <= 0:
             out[t0 * n : t1 * n] = chunk_best
             continue

@@ -31,6 +31,7 @@ __all__ = ["BACKENDS", "Clip", "VideoInfo", "fit_size", "probe", "sample"]
 BACKENDS = ("auto", "pyav", "decord")
 Backend = Literal["auto", "pyav", "decord"]
 Size = int | tuple[int, int]
+SizeRule = Size | Callable[[int, int], tuple[int, int]] | None
 Progress = Callable[[float], None]
 
 MAX_PIXELS = 8192 * 8192  # larger than any camera makes; beyond it a header is lying
@@ -225,6 +226,10 @@ def _targets(
     return (start + span * k / frames for k in range(frames))
 
 
+def _out_size(w: int, h: int, size: SizeRule) -> tuple[int, int]:
+    return size(w, h) if callable(size) else fit_size(w, h, size)
+
+
 def _rotate(img: NDArray[np.uint8], rotation: int) -> NDArray[np.uint8]:
     # The tag gives the counter-clockwise angle the player must turn the picture by.
     if rotation == 0:
@@ -253,7 +258,7 @@ def sample(
     frames: int | None = None,
     start: float | None = None,
     end: float | None = None,
-    size: Size | None = None,
+    size: SizeRule = None,
     backend: Backend = "auto",
     *,
     exact: bool = True,
@@ -264,7 +269,8 @@ def sample(
 
     ``fps`` picks frames at that rate, ``frames`` caps their number (alone, it spreads them
     evenly over the span), ``start``/``end`` bound the span in seconds, ``size`` is the
-    longest side or (w, h) of the output. With ``exact=False`` the decoder skips
+    longest side or (w, h) of the output (or a function of the displayed source size that
+    returns (w, h), for callers that need the source size first). With ``exact=False`` the decoder skips
     non-reference frames when sampling at half the source rate or less: faster, and each
     picked frame is at most one source frame from the exact one.
 
@@ -314,12 +320,13 @@ def _sample_pyav(
     frames: int | None,
     start: float,
     end: float | None,
-    size: Size | None,
+    size: SizeRule,
     exact: bool,
     interpolation: str,
     progress: Progress | None,
 ) -> Clip:
     import av
+    import av.video.reformatter
 
     with _open(p) as container:
         stream = _video_stream(container, p)
@@ -348,16 +355,20 @@ def _sample_pyav(
         last_t = -1.0
         interp = interpolation
         stopped_early = False
+        # One reformatter for the whole clip: it keeps its scaler, which is costly to set up.
+        reformatter = av.video.reformatter.VideoReformatter()
 
         def emit(frame: Any, t: float) -> None:
             nonlocal collector
             if collector is None:
                 rot = _rotation_of(frame)
                 w, h = (src_h, src_w) if rot in (90, 270) else (src_w, src_h)
-                collector = _Collector(fit_size(w, h, size), rot)
+                collector = _Collector(_out_size(w, h, size), rot)
 
             def convert(w: int, h: int) -> NDArray[np.uint8]:
-                return frame.reformat(width=w, height=h, format="rgb24", interpolation=interp).to_ndarray()  # type: ignore[no-any-return]
+                out = reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=interp)
+                arr: NDArray[np.uint8] = out.to_ndarray()
+                return arr
 
             collector.add(id(frame), t, convert)
 
@@ -433,7 +444,7 @@ def _sample_decord(
     frames: int | None,
     start: float,
     end: float | None,
-    size: Size | None,
+    size: SizeRule,
     interpolation: str,
     progress: Progress | None,
 ) -> Clip:
@@ -445,7 +456,7 @@ def _sample_decord(
         ) from None
     info = probe(p)  # PyAV reads the rotation tag and validates the file
     rot = info.rotation
-    out_w, out_h = fit_size(info.width, info.height, size)
+    out_w, out_h = _out_size(info.width, info.height, size)
     try:
         if rot:
             # Some decord builds turn the picture themselves and some do not: ask one frame.
