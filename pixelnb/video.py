@@ -367,7 +367,7 @@ def _sample_pyav(
 
             def convert(w: int, h: int) -> NDArray[np.uint8]:
                 out = reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=interp)
-                arr: NDArray[np.uint8] = out.to_ndarray()
+                arr: NDArray[np.uint8] = np.asarray(out.to_ndarray(), dtype=np.uint8)
                 return arr
 
             collector.add(id(frame), t, convert)
