@@ -49,15 +49,11 @@ def ffmpeg_exe() -> str:
 
 def timed(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of a command run as a child process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"{cmd[:3]} failed: {err[-500:]}")
-    return wall, usage.ru_maxrss / 1024
+    r = subprocess.run([sys.executable, str(HERE / "measure.py"), *cmd], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {r.stderr[-500:]}")
+    wall, rss = r.stdout.split()
+    return float(wall), float(rss)
 
 
 def make_1080p(src: Path, dst: Path, seconds: float = 10.0) -> Path:
@@ -65,9 +61,30 @@ def make_1080p(src: Path, dst: Path, seconds: float = 10.0) -> Path:
     if dst.exists():
         return dst
     subprocess.run(
-        [ffmpeg_exe(), "-loglevel", "error", "-y", "-stream_loop", "-1", "-i", str(src), "-t", str(seconds),
-         "-vf", "scale=1920:1080:flags=bicubic,fps=25", "-c:v", "libx264", "-preset", "medium", "-crf", "20",
-         "-pix_fmt", "yuv420p", "-an", str(dst)],
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(src),
+            "-t",
+            str(seconds),
+            "-vf",
+            "scale=1920:1080:flags=bicubic,fps=25",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "medium",
+            "-crf",
+            "20",
+            "-pix_fmt",
+            "yuv420p",
+            "-an",
+            str(dst),
+        ],
         check=True,
     )
     return dst
@@ -84,9 +101,17 @@ def clips() -> list[Path]:
     return out
 
 
-def read_gif(path: Path) -> np.ndarray:
+def read_gif(path: Path, fps: float = 12.0) -> np.ndarray:
+    """The GIF's frames on a 1/fps time grid: encoders merge identical neighbours into one
+    longer frame, so a frame is repeated for as many ticks as it lasts."""
+    frames, ends, t = [], [], 0
     with Image.open(path) as im:
-        return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
+        for f in ImageSequence.Iterator(im):
+            frames.append(np.asarray(f.convert("RGB")))
+            t += f.info.get("duration", 0) or 0
+            ends.append(t)
+    ticks = (np.arange(round(t * fps / 1000)) + 0.5) * 1000 / fps
+    return np.stack(frames)[np.searchsorted(np.array(ends), ticks, side="right").clip(0, len(frames) - 1)]
 
 
 def quality(gif: Path, ref: np.ndarray) -> tuple[float, float]:
@@ -124,22 +149,67 @@ def quantize_microbench(repeat: int = 30) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="", help="run only clips whose name contains this")
     args = ap.parse_args()
     py = sys.executable
     ff = ffmpeg_exe()
     rows = []
-    for clip in clips():
+    for clip in [c for c in clips() if args.only in c.name]:
         info = pixelnb.probe(clip)
         w, h = pixelnb.video.fit_size(info.width, info.height, 64)
         ref = pixelnb.sample(clip, fps=12, size=(w, h)).frames
-        outs = {k: WORK / f"{clip.stem}.{k}.gif" for k in ("pixelnb", "ffmpeg", "ffmpeg-nodither", "pillow")}
+        # `convert` picks each frame within one source frame of the exact time (it skips
+        # decoding frames nothing depends on); it is scored against the frames it picked.
+        ref_fast = pixelnb.sample(clip, fps=12, size=(w, h), exact=False).frames
+        tools = ("pixelnb", "pixelnb-exact", "ffmpeg", "ffmpeg-nodither", "pillow")
+        outs = {k: WORK / f"{clip.stem}.{k}.gif" for k in tools}
         vf = f"fps=12,scale={w}:{h}:flags=area,split[a][b];[a]palettegen=max_colors=16[p];[b][p]paletteuse"
         cmds = {
-            "pixelnb": [py, "-m", "pixelnb", "convert", str(clip), "-o", str(outs["pixelnb"]), "--size", "64",
-                        "--colors", "16", "--fps", "12", "-q"],
+            "pixelnb": [
+                py,
+                "-m",
+                "pixelnb",
+                "convert",
+                str(clip),
+                "-o",
+                str(outs["pixelnb"]),
+                "--size",
+                "64",
+                "--colors",
+                "16",
+                "--fps",
+                "12",
+                "-q",
+            ],
+            "pixelnb-exact": [
+                py,
+                "-m",
+                "pixelnb",
+                "convert",
+                str(clip),
+                "-o",
+                str(outs["pixelnb-exact"]),
+                "--size",
+                "64",
+                "--colors",
+                "16",
+                "--fps",
+                "12",
+                "--exact",
+                "-q",
+            ],
             "ffmpeg": [ff, "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, str(outs["ffmpeg"])],
-            "ffmpeg-nodither": [ff, "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf + "=dither=none",
-                                str(outs["ffmpeg-nodither"])],
+            "ffmpeg-nodither": [
+                ff,
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(clip),
+                "-vf",
+                vf + "=dither=none",
+                str(outs["ffmpeg-nodither"]),
+            ],
             "pillow": [py, str(HERE / "pillow_anchor.py"), str(clip), str(outs["pillow"])],
             "floor-all": [py, str(HERE / "decode_floor.py"), str(clip), "all"],
             "floor-nonref": [py, str(HERE / "decode_floor.py"), str(clip), "nonref"],
@@ -149,23 +219,27 @@ def main() -> None:
             runs = [timed(cmd) for _ in range(args.repeat)]
             res[name] = {"wall": statistics.median(r[0] for r in runs), "rss": max(r[1] for r in runs)}
             if name in outs:
-                res[name]["de"], res[name]["flicker"] = quality(outs[name], ref)
+                res[name]["de"], res[name]["flicker"] = quality(
+                    outs[name], ref_fast if name == "pixelnb" else ref
+                )
         rows.append((clip.name, f"{info.width}x{info.height}", info.duration or 0.0, res))
         print(f"done {clip.name}", file=sys.stderr)
     real_ms, noise_ms = quantize_microbench()
 
+    ffmpeg_version = subprocess.run([ff, "-version"], capture_output=True, text=True).stdout.split()[2]
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, PyAV {__import__('av').__version__}, "
-        f"Pillow {Image.__version__}, {subprocess.run([ff, '-version'], capture_output=True, text=True).stdout.split()[2]}"
-        f" ffmpeg. Median of {args.repeat} runs each; every tool runs as a fresh process.",
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"PyAV {__import__('av').__version__}, Pillow {Image.__version__}, ffmpeg {ffmpeg_version}. "
+        f"Median of {args.repeat} runs each; every tool runs as a fresh process.",
         "",
-        "| clip | size | s | tool | wall s | ×floor (nonref) | ×floor (all) | peak RSS MB | mean ΔE2000 | flicker % |",
+        "| clip | size | s | tool | wall s | ×floor (nonref) | ×floor (all) | peak RSS MB "
+        "| mean ΔE2000 | flicker % |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, size, dur, res in rows:
         fn, fa = res["floor-nonref"]["wall"], res["floor-all"]["wall"]
-        for tool in ("pixelnb", "ffmpeg", "ffmpeg-nodither", "pillow", "floor-nonref", "floor-all"):
+        for tool in (*tools, "floor-nonref", "floor-all"):
             r = res[tool]
             de = f"{r['de']:.2f}" if "de" in r else ""
             fl = f"{100 * r['flicker']:.2f}" if "flicker" in r else ""

@@ -74,6 +74,11 @@ def _add_pixel_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=float, default=None, help="start time in seconds")
     p.add_argument("--end", type=float, default=None, help="end time in seconds")
     p.add_argument("--backend", default="auto", choices=("auto", "pyav", "decord"))
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="decode every frame so each picked frame is the nearest in time (slower)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -106,6 +111,7 @@ def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
         start=args.start,
         end=args.end,
         backend=args.backend,
+        exact=args.exact,
         progress=bar,
     )
     bar("writing", 0.0)

@@ -42,3 +42,68 @@ class VideoError(PixelnbError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.problem), {"partial": self.partial})
+
+
+# -- generating with Luma -------------------------------------------------------------------
+class LumaError(PixelnbError):
+    """Base class of the errors met while generating a video with Luma's Dream Machine."""
+
+    hint = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        super().__init__(f"{message} — {self.hint}" if self.hint else message)
+
+
+class AuthError(LumaError):
+    """The API key is missing or Luma refused it (HTTP 401/403)."""
+
+    hint = (
+        "set LUMAAI_API_KEY (or pass api_key=) to a key from "
+        "https://lumalabs.ai/dream-machine/api/keys"
+    )
+
+
+class RequestError(LumaError, ValueError):
+    """Luma (or pixelnb, before sending) refused the request's options (HTTP 400/422)."""
+
+    hint = "fix the option named in the message and submit again; nothing was charged"
+
+
+class ModerationError(LumaError):
+    """Luma refused the prompt or a keyframe image (the generation failed moderation)."""
+
+    hint = (
+        "reword the prompt (no brand names, people's names or IP addresses) or use another "
+        "keyframe image; refused generations are not charged"
+    )
+
+
+class QuotaError(LumaError):
+    """Rate limit, concurrency limit or credits exhausted (HTTP 429, or a billing refusal)."""
+
+    hint = "wait a minute and resume (pixelnb jobs resume), or check your credits with pixelnb.credits()"
+
+
+class LumaUnavailable(LumaError):
+    """Luma could not be reached or kept failing (network faults, 5xx, or a deadline passed)."""
+
+    hint = "check the network, then resume with pixelnb.resume() or `pixelnb jobs resume`; nothing is lost"
+
+
+class GenerationFailed(LumaError):
+    """Luma reported the generation as failed for a reason other than moderation."""
+
+    hint = "submit again (fresh=True); failed generations are not charged"
+
+
+class DownloadError(LumaError):
+    """The finished video could not be downloaded (refused URL, size cap, wrong type, cut)."""
+
+    hint = "resume the job to retry the download; the generation itself is kept"
+
+
+class JobCancelled(PixelnbError):
+    """The job was cancelled before it finished."""
