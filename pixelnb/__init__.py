@@ -8,7 +8,22 @@
 from __future__ import annotations
 
 from pixelnb import data
-from pixelnb.errors import OptionError, PaletteError, PixelnbError, VideoError
+from pixelnb.errors import (
+    AuthError,
+    DownloadError,
+    GenerationFailed,
+    JobCancelled,
+    LumaError,
+    LumaUnavailable,
+    ModerationError,
+    OptionError,
+    PaletteError,
+    PixelnbError,
+    QuotaError,
+    RequestError,
+    VideoError,
+)
+from pixelnb.jobs import Job, JobManager, PixelOptions, credits, generate, resume
 from pixelnb.palette import PRESETS, Palette
 from pixelnb.pixelate import pixelate
 from pixelnb.sprite import Sprite
@@ -18,16 +33,31 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PRESETS",
+    "AuthError",
     "Clip",
+    "DownloadError",
+    "GenerationFailed",
+    "Job",
+    "JobCancelled",
+    "JobManager",
+    "LumaError",
+    "LumaUnavailable",
+    "ModerationError",
     "OptionError",
     "Palette",
     "PaletteError",
+    "PixelOptions",
     "PixelnbError",
+    "QuotaError",
+    "RequestError",
     "Sprite",
     "VideoError",
     "__version__",
+    "credits",
     "data",
+    "generate",
     "pixelate",
     "probe",
+    "resume",
     "sample",
 ]

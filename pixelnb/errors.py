@@ -60,10 +60,7 @@ class LumaError(PixelnbError):
 class AuthError(LumaError):
     """The API key is missing or Luma refused it (HTTP 401/403)."""
 
-    hint = (
-        "set LUMAAI_API_KEY (or pass api_key=) to a key from "
-        "https://lumalabs.ai/dream-machine/api/keys"
-    )
+    hint = "set LUMAAI_API_KEY (or pass api_key=) to a key from https://lumalabs.ai/dream-machine/api/keys"
 
 
 class RequestError(LumaError, ValueError):

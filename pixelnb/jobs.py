@@ -1,0 +1,630 @@
+"""Jobs: a prompt becomes a Sprite in the background, followed, stored and resumable.
+
+A :class:`Job` moves through ``pending → queued → dreaming → downloading → sampling →
+pixelating → completed`` (or ``failed`` / ``cancelled``). :meth:`JobManager.submit`
+returns one at once, with no network wait, and runs it on the running event loop (a
+notebook's) or, in a plain script, on a background loop of the manager's. Every change
+is written to the :class:`~pixelnb.store.JobStore` first, so nothing is lost when the
+kernel restarts: :meth:`JobManager.resume` re-attaches to unfinished generations without
+creating new ones, and the same request finds its finished generation and cached video
+instead of paying again (unless ``fresh=True``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pixelnb import errors as _errors
+from pixelnb.download import MAX_BYTES, download
+from pixelnb.errors import (
+    GenerationFailed,
+    JobCancelled,
+    LumaError,
+    LumaUnavailable,
+    PixelnbError,
+)
+from pixelnb.luma import GenerationRequest, LumaClient, PollPolicy, failure_error
+from pixelnb.palette import Palette
+from pixelnb.sprite import Sprite
+from pixelnb.store import TERMINAL, JobRecord, JobStore
+
+__all__ = [
+    "Job",
+    "JobEvent",
+    "JobManager",
+    "PixelOptions",
+    "Progress",
+    "credits",
+    "default_manager",
+    "generate",
+    "resume",
+]
+
+log = logging.getLogger("pixelnb.jobs")
+T = TypeVar("T")
+
+# Where each state sits on the overall progress bar.
+_SPAN = {
+    "pending": (0.0, 0.02),
+    "queued": (0.02, 0.1),
+    "dreaming": (0.1, 0.8),
+    "downloading": (0.8, 0.88),
+    "sampling": (0.88, 0.96),
+    "pixelating": (0.96, 1.0),
+    "completed": (1.0, 1.0),
+    "failed": (1.0, 1.0),
+    "cancelled": (1.0, 1.0),
+}
+TYPICAL_DREAM_SECONDS = 150.0  # Luma's typical render time; only shapes the progress bar
+_RESUMABLE_ERRORS = ("LumaUnavailable", "DownloadError")
+_CREATING = "sending create"
+
+
+@dataclass(frozen=True)
+class PixelOptions:
+    """The pixel-art options of a job, as :func:`pixelnb.pixelate` takes them."""
+
+    size: int | tuple[int, int] = 64
+    colors: int = 16
+    palette: str | tuple[str, ...] = "auto"
+    dither: str = "none"
+    fps: float | None = 12.0
+    downscale: str = "area"
+
+    @classmethod
+    def coerce(cls, value: PixelOptions | dict[str, Any] | None) -> PixelOptions:
+        if value is None:
+            return cls()
+        if isinstance(value, PixelOptions):
+            return value
+        opts = dict(value)
+        pal = opts.get("palette")
+        if isinstance(pal, Palette):
+            opts["palette"] = tuple(pal.hex)
+        elif isinstance(pal, list):
+            opts["palette"] = tuple(pal)
+        if isinstance(opts.get("size"), list):
+            opts["size"] = tuple(opts["size"])
+        unknown = set(opts) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise _errors.OptionError(
+                f"unknown pixel options {sorted(unknown)}; use {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**opts)
+
+    def validate(self) -> None:
+        """Check the options now, so a typo fails before anything is paid for."""
+        from pixelnb.palette import resolve_palette
+        from pixelnb.pixelate import _check_choice, _check_colors
+        from pixelnb.quantize import DITHERS
+        from pixelnb.resize import DOWNSCALES
+
+        _check_colors(self.colors)
+        _check_choice("dither", self.dither, DITHERS)
+        _check_choice("downscale", self.downscale, DOWNSCALES)
+        resolve_palette(list(self.palette) if isinstance(self.palette, tuple) else self.palette)
+
+    def kwargs(self) -> dict[str, Any]:
+        d = asdict(self)
+        if isinstance(self.palette, tuple):
+            d["palette"] = list(self.palette)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> PixelOptions:
+        return cls.coerce(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a job is: ``fraction`` of the whole (0–1) and the ``stage`` it is in."""
+
+    fraction: float
+    stage: str
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.fraction:.0%}"
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """A change of a job's state or progress."""
+
+    job_id: str
+    state: str
+    progress: Progress
+    time: float
+    error: PixelnbError | None = None
+
+
+def _error_from(rec: JobRecord) -> PixelnbError | None:
+    if not rec.error:
+        return None
+    cls = getattr(_errors, rec.error_type or "", None)
+    if isinstance(cls, type) and issubclass(cls, LumaError):
+        err = cls.__new__(cls)
+        LumaError.__init__(err, rec.error, hint="")
+        return err
+    if isinstance(cls, type) and issubclass(cls, PixelnbError) and cls is not _errors.VideoError:
+        return cls(rec.error)
+    return PixelnbError(rec.error)
+
+
+class Job:
+    """One prompt on its way to a Sprite. Await it, or call :meth:`result`."""
+
+    def __init__(self, manager: JobManager, rec: JobRecord) -> None:
+        self.id = rec.id
+        self.request = GenerationRequest.from_json(rec.request)
+        self.pixel = PixelOptions.from_json(rec.pixel)
+        self.luma_id = rec.luma_id
+        self.state = rec.state
+        self.history: list[tuple[str, float, str]] = list(rec.history)
+        self.error: PixelnbError | None = _error_from(rec)
+        self.progress = Progress(_SPAN.get(rec.state, (0.0, 0.0))[0], rec.state)
+        self.video_path: Path | None = Path(rec.video_path) if rec.video_path else None
+        self.video_url = rec.video_url
+        self.created_at = rec.created_at
+        self.sprite: Sprite | None = None
+        self._manager = manager
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._cancel_requested = False
+        self._done: concurrent.futures.Future[Sprite] = concurrent.futures.Future()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[Job], None]] = []
+        self._subscribers: list[Callable[[JobEvent], None]] = []
+
+    def __repr__(self) -> str:
+        prompt = self.request.prompt or "(image keyframe)"
+        prompt = prompt if len(prompt) <= 40 else prompt[:37] + "..."
+        return f"<Job {self.id[:8]} {self.state} {self.progress.fraction:.0%} {prompt!r}>"
+
+    # -- observing -------------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job was submitted (until it ended, once it has)."""
+        end = self.history[-1][1] if self.state in TERMINAL and self.history else time.time()
+        return end - self.created_at
+
+    def done(self) -> bool:
+        return self._done.done()
+
+    def on_change(self, callback: Callable[[Job], None]) -> Callable[[], None]:
+        """Call ``callback(job)`` after every change; returns a function that stops it."""
+        with self._lock:
+            self._callbacks.append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return remove
+
+    def _event(self) -> JobEvent:
+        return JobEvent(self.id, self.state, self.progress, time.time(), self.error)
+
+    async def events(self) -> AsyncIterator[JobEvent]:
+        """``async for event in job.events()``: the current state, then every change,
+        ending after the final state."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+
+        def push(ev: JobEvent) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, ev)
+
+        with self._lock:
+            self._subscribers.append(push)
+            first = self._event()
+        try:
+            yield first
+            if first.state in TERMINAL:
+                return
+            while True:
+                ev = await queue.get()
+                yield ev
+                if ev.state in TERMINAL:
+                    return
+        finally:
+            with self._lock:
+                self._subscribers.remove(push)
+
+    def _notify(self) -> None:
+        ev = self._event()
+        with self._lock:
+            callbacks = list(self._callbacks)
+            subscribers = list(self._subscribers)
+        for push in subscribers:
+            push(ev)
+        for cb in callbacks:
+            try:
+                cb(self)
+            except Exception:  # a display callback must not stop the job
+                log.exception("an on_change callback of job %s failed", self.id[:8])
+
+    # -- results -----------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop following the job; it ends ``cancelled``. The generation stays at Luma."""
+        self._cancel_requested = True
+        task, loop = self._task, self._loop
+        if task is not None and loop is not None and not task.done():
+            loop.call_soon_threadsafe(task.cancel)
+
+    def __await__(self) -> Any:
+        return asyncio.wrap_future(self._done).__await__()
+
+    def result(self, timeout: float | None = None) -> Sprite:
+        """Block until the Sprite is ready (or raise the job's error).
+
+        Works with or without a running event loop: in a notebook cell, nest-asyncio lets
+        the kernel's loop keep running the job while this waits.
+        """
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        try:
+            if running is not None and running is self._loop:
+                import nest_asyncio
+
+                nest_asyncio.apply(running)
+                fut = asyncio.wrap_future(self._done, loop=running)
+                return running.run_until_complete(asyncio.wait_for(asyncio.shield(fut), timeout))
+            return self._done.result(timeout)
+        except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
+            raise TimeoutError(
+                f"job {self.id[:8]} is still {self.state} after {timeout} s; it keeps running"
+            ) from None
+
+
+class JobManager:
+    """Submits, follows and resumes jobs; one store, one Luma client.
+
+    ``poll`` sets the polling backoff and deadline; ``max_active`` caps the generations
+    followed at once (Luma allows 10 per key) so that a burst of submits queues.
+    """
+
+    def __init__(
+        self,
+        store: JobStore | str | Path | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        client: LumaClient | None = None,
+        poll: PollPolicy | None = None,
+        max_active: int = 10,
+        creates_per_minute: int = 20,
+        timeout: float = 30.0,
+        allow_http_loopback: bool | None = None,
+        max_download_bytes: int = MAX_BYTES,
+    ) -> None:
+        self.store = store if isinstance(store, JobStore) else JobStore(store)
+        self.client = client or LumaClient(
+            api_key, base_url=base_url, timeout=timeout, creates_per_minute=creates_per_minute
+        )
+        self.poll = poll or PollPolicy()
+        self.max_active = max_active
+        self.allow_http_loopback = (
+            self.client.is_loopback if allow_http_loopback is None else allow_http_loopback
+        )
+        self.max_download_bytes = max_download_bytes
+        self._jobs: dict[str, Job] = {}
+        self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._bg_loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"JobManager(store={str(self.store.path)!r}, client={self.client!r})"
+
+    # -- loops ---------------------------------------------------------------------------------
+    def _background_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._bg_loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="pixelnb-jobs", daemon=True).start()
+                self._bg_loop = loop
+            return self._bg_loop
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine to its end from synchronous code, in a notebook or a script."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            import nest_asyncio
+
+            nest_asyncio.apply(running)
+            return running.run_until_complete(asyncio.wait_for(coro, timeout))
+        return asyncio.run_coroutine_threadsafe(coro, self._background_loop()).result(timeout)
+
+    def _slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop not in self._slots:
+            self._slots[loop] = asyncio.Semaphore(self.max_active)
+        return self._slots[loop]
+
+    # -- submitting ------------------------------------------------------------------------------
+    def submit(
+        self,
+        request: GenerationRequest,
+        pixel: PixelOptions | dict[str, Any] | None = None,
+        *,
+        fresh: bool = False,
+    ) -> Job:
+        """Record the job and start it in the background; returns at once."""
+        request.validate()
+        opts = PixelOptions.coerce(pixel)
+        opts.validate()
+        rec = JobRecord(
+            id=uuid.uuid4().hex, request=request.to_json(), request_hash=request.key(), pixel=opts.to_json()
+        )
+        if not fresh:
+            self._reuse(rec)
+        rec.history = [("pending", rec.created_at, "reused" if rec.luma_id else "")]
+        self.store.add(rec)
+        return self._start(rec)
+
+    def _reuse(self, rec: JobRecord) -> None:
+        """Point a new record at an earlier generation of the same request, if any."""
+        for prior in self.store.with_hash(rec.request_hash):
+            if prior.video_path and Path(prior.video_path).is_file():
+                rec.luma_id, rec.video_url = prior.luma_id, prior.video_url
+                rec.video_path, rec.video_sha256 = prior.video_path, prior.video_sha256
+                return
+        for prior in self.store.with_hash(rec.request_hash):
+            if prior.luma_id and not (prior.state == "failed" and prior.error_type not in _RESUMABLE_ERRORS):
+                rec.luma_id = prior.luma_id  # follow (or re-download) it: no second payment
+                return
+
+    def _start(self, rec: JobRecord) -> Job:
+        job = Job(self, rec)
+        self._jobs[rec.id] = job
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = self._background_loop()
+            job._loop = loop
+            loop.call_soon_threadsafe(self._spawn, job)
+        else:
+            job._loop = loop
+            self._spawn(job)
+        return job
+
+    def _spawn(self, job: Job) -> None:
+        assert job._loop is not None
+        job._task = job._loop.create_task(self._run(job))
+
+    def resume(self) -> list[Job]:
+        """Carry every unfinished job of the store to the end (no new generations)."""
+        jobs = []
+        for rec in self.store.all():
+            resumable = not rec.finished or (
+                rec.state == "failed" and rec.error_type in _RESUMABLE_ERRORS and rec.luma_id
+            )
+            if not resumable:
+                continue
+            known = self._jobs.get(rec.id)
+            if known is not None and not known.done():
+                jobs.append(known)
+                continue
+            if rec.finished:
+                self.store.set_state(rec.id, "pending", "resumed", error=None, error_type=None)
+                rec = self.store.get(rec.id) or rec
+            jobs.append(self._start(rec))
+        return jobs
+
+    def job(self, job_id: str) -> Job:
+        """The Job of an id (or a unique prefix of one) in the store."""
+        if job_id in self._jobs:
+            return self._jobs[job_id]
+        matches = [r for r in self.store.all() if r.id.startswith(job_id)]
+        if len(matches) != 1:
+            raise KeyError(f"{job_id!r} matches {len(matches)} jobs")
+        return self._jobs.get(matches[0].id) or Job(self, matches[0])
+
+    # -- the state machine ------------------------------------------------------------------------
+    def _set(self, job: Job, state: str, detail: str = "", **fields: Any) -> None:
+        now = self.store.set_state(job.id, state, detail, **fields)
+        job.state = state
+        job.history.append((state, now, detail))
+        job.progress = Progress(_SPAN[state][0], state)
+        job._notify()
+
+    def _progress(self, job: Job, stage: str, frac: float) -> None:
+        lo, hi = _SPAN[stage]
+        value = lo + (hi - lo) * max(0.0, min(1.0, frac))
+        if value - job.progress.fraction >= 0.005 or stage != job.progress.stage:
+            job.progress = Progress(value, stage)
+            job._notify()
+
+    async def _run(self, job: Job) -> None:
+        try:
+            if job._cancel_requested:
+                raise asyncio.CancelledError
+            sprite = await self._pipeline(job)
+            job.sprite = sprite
+            self._set(job, "completed", f"{len(sprite)} frames")
+            job._done.set_result(sprite)
+        except asyncio.CancelledError:
+            cancelled = JobCancelled(f"job {job.id[:8]} was cancelled")
+            job.error = cancelled
+            self._set(
+                job, "cancelled", "cancelled by the user", error=str(cancelled), error_type="JobCancelled"
+            )
+            job._done.set_exception(cancelled)
+        except PixelnbError as err:
+            job.error = err
+            log.info("job %s failed: %s", job.id[:8], err)
+            self._set(job, "failed", type(err).__name__, error=str(err), error_type=type(err).__name__)
+            job._done.set_exception(err)
+        except Exception as exc:  # a bug or an unforeseen fault: still end the job cleanly
+            bug = LumaError(f"unexpected {exc.__class__.__name__}: {exc}", hint="please report it")
+            job.error = bug
+            log.exception("job %s failed unexpectedly", job.id[:8])
+            self._set(job, "failed", "LumaError", error=str(bug), error_type="LumaError")
+            job._done.set_exception(bug)
+
+    async def _pipeline(self, job: Job) -> Sprite:
+        rec = self.store.get(job.id)
+        assert rec is not None
+        video = Path(rec.video_path) if rec.video_path else None
+        if video is None or not video.is_file():
+            video = await self._generate(job, rec)
+        return await self._pixelate(job, video)
+
+    async def _generate(self, job: Job, rec: JobRecord) -> Path:
+        self.client.require_key()
+        async with self._slot():
+            if rec.luma_id:
+                gen = await self.client.get(rec.luma_id)
+            else:
+                # A job that crashed while its create was in flight may have been billed.
+                check_first = bool(rec.history) and rec.history[-1][2] == _CREATING
+                self._set(job, "pending", _CREATING)
+                gen = await self.client.create(
+                    job.request, exclude=self.store.luma_ids(), check_first=check_first
+                )
+                job.luma_id = str(gen["id"])
+                self.store.update(job.id, luma_id=job.luma_id)
+            gen = await self._follow(job, gen)
+        url = str(gen["assets"]["video"])  # _follow made sure there is one
+        self._set(job, "downloading", "", video_url=url)
+        job.video_url = url
+        got = await download(
+            url,
+            self.store.video_dir,
+            allow_http_loopback=self.allow_http_loopback,
+            max_bytes=self.max_download_bytes,
+            progress=lambda n, total: self._progress(job, "downloading", n / total if total else 0.5),
+        )
+        self.store.update(job.id, video_path=str(got.path), video_sha256=got.sha256)
+        job.video_path = got.path
+        return got.path
+
+    async def _follow(self, job: Job, gen: dict[str, Any]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        delays = self.poll.delays()
+        dream_start: float | None = None
+        while True:
+            state = gen.get("state")
+            if state in ("queued", "dreaming") and job.state != state:
+                self._set(job, state, job.luma_id or "")
+            if state == "dreaming":
+                dream_start = dream_start or loop.time()
+                self._progress(job, "dreaming", (loop.time() - dream_start) / TYPICAL_DREAM_SECONDS * 0.95)
+            if state == "completed":
+                if not (gen.get("assets") or {}).get("video"):
+                    raise GenerationFailed("Luma marked the generation completed but gave no video URL")
+                return gen
+            if state == "failed":
+                raise failure_error(gen.get("failure_reason"))
+            waited = loop.time() - start
+            if waited > self.poll.deadline:
+                raise LumaUnavailable(
+                    f"the generation is still {state} after {waited / 60:.1f} minutes",
+                    hint="Luma has not finished it yet; resume later with pixelnb.resume() "
+                    "or `pixelnb jobs resume` (it will not be paid for again)",
+                )
+            await asyncio.sleep(next(delays))
+            assert job.luma_id is not None
+            gen = await self.client.get(job.luma_id)
+
+    async def _pixelate(self, job: Job, video: Path) -> Sprite:
+        from pixelnb.pixelate import pixelate
+
+        loop = asyncio.get_running_loop()
+        self._set(job, "sampling", str(video.name))
+        entered_pixelating = threading.Event()
+
+        def report(stage: str, frac: float) -> None:  # called from the worker thread
+            if stage == "sampling":
+                loop.call_soon_threadsafe(self._progress, job, "sampling", frac)
+            elif not entered_pixelating.is_set():
+                entered_pixelating.set()
+                loop.call_soon_threadsafe(self._set, job, "pixelating")
+
+        sprite = await asyncio.to_thread(pixelate, video, **job.pixel.kwargs(), progress=report)
+        # Let the queued state change land before the job completes.
+        await asyncio.sleep(0)
+        if not entered_pixelating.is_set():
+            self._set(job, "pixelating")
+        return sprite
+
+    async def credits(self) -> float:
+        return await self.client.credits()
+
+
+# -- the module-level API ------------------------------------------------------------------------
+_default: JobManager | None = None
+_default_lock = threading.Lock()
+
+
+def default_manager() -> JobManager:
+    """The manager ``generate``, ``resume`` and ``credits`` use: the default store, the key
+    from ``LUMAAI_API_KEY`` (or ``.env``) and the base URL from ``LUMAAI_BASE_URL``."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = JobManager()
+        return _default
+
+
+def generate(
+    prompt: str | None,
+    *,
+    model: str = "ray-2",
+    aspect_ratio: str = "1:1",
+    duration: str = "5s",
+    resolution: str = "540p",
+    loop: bool = False,
+    keyframes: Any = None,
+    concepts: Sequence[str] | None = None,
+    pixel: PixelOptions | dict[str, Any] | None = None,
+    fresh: bool = False,
+    manager: JobManager | None = None,
+) -> Job:
+    """Ask Luma for a video of ``prompt`` and turn it into a Sprite, in the background.
+
+    Returns a :class:`Job` at once: ``await job`` (or ``job.result()``) gives the Sprite.
+    ``keyframes`` takes an image URL to start from, or ``{"frame0": ..., "frame1": ...}``
+    with image URLs, Luma generation ids or finished Jobs (extend, reverse extend,
+    interpolate). ``pixel`` holds :func:`pixelnb.pixelate`'s options.
+    """
+    request = GenerationRequest.build(
+        prompt,
+        model=model,
+        aspect_ratio=aspect_ratio,
+        duration=duration,
+        resolution=resolution,
+        loop=loop,
+        keyframes=keyframes,
+        concepts=concepts,
+    )
+    return (manager or default_manager()).submit(request, pixel, fresh=fresh)
+
+
+def resume(manager: JobManager | None = None) -> list[Job]:
+    """Re-attach to every unfinished job in the store and carry it to the end."""
+    return (manager or default_manager()).resume()
+
+
+def credits(manager: JobManager | None = None) -> float:
+    """Your Luma credit balance, in US cents."""
+    m = manager or default_manager()
+    return m.run(m.credits())

@@ -1,0 +1,472 @@
+"""A loopback HTTP fake of Luma's Dream Machine API, faithful to its documented contract.
+
+It serves ``/dream-machine/v1`` on 127.0.0.1: both create paths, get, list, delete,
+credits, concepts and ping; 401 without a valid bearer key; 400 ``{"detail": "400: ..."}``
+for the documented validation errors; 404; 429 with ``Retry-After`` past 10 active
+generations or 20 creates a minute. Generations move ``queued → dreaming → completed`` on
+a configurable clock and serve a real MP4 (with ``Range`` support) as ``assets.video``;
+prompts with a refused word fail moderation. Faults can be injected: 5xx, slow answers,
+dropped connections, a create that is accepted but never answered, truncated downloads.
+
+Point the official SDK (or pixelnb) at it with
+``LUMAAI_BASE_URL=http://127.0.0.1:PORT/dream-machine/v1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FAULTS", "REFUSED_WORDS", "FakeLuma"]
+
+FAULTS = ("500", "accepted_500", "slow", "drop", "lost", "429", "truncate")
+REFUSED_WORDS = ("forbidden", "blacklisted", "nsfw")
+CONCEPTS = [
+    "dolly_zoom",
+    "handheld",
+    "orbit_left",
+    "orbit_right",
+    "pan_left",
+    "pan_right",
+    "zoom_in",
+    "static",
+]
+_ENUMS = {
+    "model": ("ray-2", "ray-flash-2"),
+    "aspect_ratio": ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"),
+    "resolution": ("540p", "720p", "1080p", "4k"),
+    "duration": ("5s", "9s"),
+}
+PREFIX = "/dream-machine/v1"
+
+
+class _Drop(Exception):
+    """Close the connection without an answer."""
+
+
+class FakeLuma:
+    """The fake server. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    ``queue_seconds`` and ``dream_seconds`` set how long a generation spends queued and
+    dreaming on ``clock`` (any function returning seconds; pass your own to step time
+    by hand). ``fault_rate`` injects a random fault (from ``faults``) into that share of
+    calls, with a seeded generator; :meth:`inject` queues specific ones.
+    """
+
+    def __init__(
+        self,
+        video: str | Path | bytes | None = None,
+        *,
+        api_key: str | None = None,
+        queue_seconds: float = 0.05,
+        dream_seconds: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        max_active: int = 10,
+        creates_per_minute: int = 20,
+        fault_rate: float = 0.0,
+        faults: tuple[str, ...] = FAULTS,
+        slow_seconds: float = 3.0,
+        seed: int = 0,
+        credits: float = 100_000.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if video is None:
+            from pixelnb.data import sample_clip
+
+            video = sample_clip()
+        self.video = video if isinstance(video, bytes) else Path(video).read_bytes()
+        self.api_key = api_key
+        self.queue_seconds = queue_seconds
+        self.dream_seconds = dream_seconds
+        self.clock = clock
+        self.max_active = max_active
+        self.creates_per_minute = creates_per_minute
+        self.fault_rate = fault_rate
+        self.faults = faults
+        self.slow_seconds = slow_seconds
+        self.credits = credits
+        self.generations: dict[str, dict[str, Any]] = {}
+        self.creates = 0  # generations actually made (what Luma would bill)
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every call
+        self.seen_keys: set[str] = set()
+        self._rng = random.Random(seed)
+        self._queued: deque[tuple[str, str]] = deque()  # (where, fault)
+        self._create_times: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PREFIX}"
+
+    def start(self) -> FakeLuma:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-luma", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeLuma:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"FakeLuma({self.base_url!r}, {len(self.generations)} generations)"
+
+    # -- faults -------------------------------------------------------------------------------
+    def inject(self, fault: str, on: str = "any", times: int = 1) -> None:
+        """Make the next ``times`` calls of kind ``on`` (create, get, list, delete, download,
+        any) fail with ``fault`` (one of :data:`FAULTS`)."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose one of {FAULTS}")
+        with self._lock:
+            self._queued.extend([(on, fault)] * times)
+
+    def _fault_for(self, kind: str) -> str | None:
+        with self._lock:
+            for i, (on, fault) in enumerate(self._queued):
+                if on in (kind, "any"):
+                    del self._queued[i]
+                    return fault
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                usable = [f for f in self.faults if _applies(f, kind)]
+                return self._rng.choice(usable) if usable else None
+        return None
+
+    # -- the model -------------------------------------------------------------------------------
+    def _state(self, gen: dict[str, Any]) -> dict[str, Any]:
+        """The generation as a client sees it now, advanced on the clock."""
+        if gen["state"] in ("completed", "failed"):
+            return gen
+        age = self.clock() - gen["_t0"]
+        if age >= self.queue_seconds + self.dream_seconds:
+            prompt = (gen["request"].get("prompt") or "").lower()
+            if any(w in prompt for w in REFUSED_WORDS):
+                gen["state"], gen["failure_reason"] = (
+                    "failed",
+                    "400: prompt not allowed because advanced moderation failed",
+                )
+            elif "gpu-fail" in prompt:
+                gen["state"], gen["failure_reason"] = "failed", "Job failed"
+            else:
+                gen["state"] = "completed"
+                gen["assets"] = {
+                    "video": f"http://127.0.0.1:{self.port}/assets/{gen['id']}.mp4",
+                    "image": f"http://127.0.0.1:{self.port}/assets/{gen['id']}.jpg",
+                    "progress_video": None,
+                }
+        elif age >= self.queue_seconds:
+            gen["state"] = "dreaming"
+        return gen
+
+    @staticmethod
+    def _public(gen: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in gen.items() if not k.startswith("_")}
+
+    def _active(self) -> int:
+        return sum(1 for g in self.generations.values() if self._state(g)["state"] in ("queued", "dreaming"))
+
+    def _validate(self, body: dict[str, Any]) -> str | None:
+        for name, allowed in _ENUMS.items():
+            if name in body and body[name] not in allowed:
+                return f"Invalid {name}: {body[name]!r}"
+        if body.get("model") is None:
+            return "model is required"
+        kf = body.get("keyframes") or {}
+        if "keyframes" in body and not (kf.get("frame0") or kf.get("frame1")):
+            return "No keyframes provided"
+        images = [v for v in kf.values() if isinstance(v, dict) and v.get("type") == "image"]
+        gens = [v for v in kf.values() if isinstance(v, dict) and v.get("type") == "generation"]
+        prompt = body.get("prompt")
+        if not prompt and not images:
+            return "Prompt is required"
+        if prompt is not None and len(prompt) < 3:
+            return "Prompt is too short, minimum length is 3 characters"
+        if prompt is not None and len(prompt) > 5000:
+            return "Prompt is too long, maximum length is 5000 characters"
+        if body.get("loop"):
+            if kf.get("frame1", {}).get("type") == "image" and not kf.get("frame0"):
+                return "Loop is not supported for end frame"
+            if len(gens) == 2:
+                return "Loop is not supported for interpolate between two videos"
+            if kf.get("frame1", {}).get("type") == "generation":
+                return "Loop is not supported for extend reverse"
+            if len(kf) == 2:
+                return "Loop is not supported for keyframes"
+        for g in gens:
+            ref = self.generations.get(g.get("id", ""))
+            if ref is None or self._state(ref)["state"] != "completed":
+                return f"Generation {g.get('id')} is not completed"
+        for c in body.get("concepts") or []:
+            if not isinstance(c, dict) or c.get("key") not in CONCEPTS:
+                return f"Unknown concept: {c!r}"
+        return None
+
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        gen_id = str(uuid.uuid4())
+        request = dict(body)
+        request.setdefault("generation_type", "video")
+        gen = {
+            "id": gen_id,
+            "generation_type": "video",
+            "state": "queued",
+            "failure_reason": None,
+            "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "assets": None,
+            "model": body.get("model"),
+            "request": request,
+            "_t0": self.clock(),
+        }
+        self.generations[gen_id] = gen
+        self.creates += 1
+        self._create_times.append(self.clock())
+        return gen
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "FakeLuma/1.0"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                if body is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+                self._send(status, {"detail": f"{status}: {message}"}, headers)
+
+            def _drop(self) -> None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(2)
+
+            def _body(self) -> dict[str, Any]:
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                try:
+                    data = json.loads(raw or b"{}")
+                except json.JSONDecodeError:
+                    raise ValueError("Body is not valid JSON") from None
+                if not isinstance(data, dict):
+                    raise ValueError("Body must be a JSON object")
+                return data
+
+            def _authorized(self) -> bool:
+                auth = self.headers.get("Authorization", "")
+                token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+                if token:
+                    with fake._lock:
+                        fake.seen_keys.add(token)
+                if not token or (fake.api_key is not None and token != fake.api_key):
+                    self._error(401, "Invalid API key" if token else "Missing API key")
+                    return False
+                return True
+
+            def _dispatch(self, method: str) -> None:
+                path = self.path.split("?", 1)[0]
+                with fake._lock:
+                    fake.requests.append((method, path))
+                try:
+                    if path.startswith("/assets/"):
+                        self._asset(method, path)
+                    elif path.startswith(PREFIX):
+                        self._api(method, path[len(PREFIX) :] or "/")
+                    else:
+                        self._error(404, "Not Found")
+                except _Drop:
+                    self._drop()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+            def do_DELETE(self) -> None:
+                self._dispatch("DELETE")
+
+            def _pre_fault(self, kind: str) -> str | None:
+                fault = fake._fault_for(kind)
+                if fault == "slow":
+                    time.sleep(fake.slow_seconds)
+                    return None
+                if fault == "drop":
+                    raise _Drop
+                if fault == "500":
+                    self._error(500, "Internal Server Error")
+                    return "answered"
+                if fault == "429":
+                    self._error(429, "Too many requests", {"Retry-After": "1"})
+                    return "answered"
+                return fault  # faults that act after the work (lost, accepted_500, truncate)
+
+            def _api(self, method: str, path: str) -> None:
+                if method == "GET" and path == "/ping":
+                    self._send(200, {"message": "pong"})
+                    return
+                if not self._authorized():
+                    return
+                parts = [p for p in path.split("/") if p]
+                if method == "POST" and parts in (["generations"], ["generations", "video"]):
+                    self._create_call()
+                elif method == "GET" and parts == ["generations"]:
+                    if self._pre_fault("list") == "answered":
+                        return
+                    self._list_call()
+                elif method == "GET" and parts == ["generations", "concepts", "list"]:
+                    self._send(200, CONCEPTS)
+                elif method == "GET" and parts == ["credits"]:
+                    self._send(200, {"credit_balance": fake.credits})
+                elif len(parts) == 2 and parts[0] == "generations" and method in ("GET", "DELETE"):
+                    kind = "get" if method == "GET" else "delete"
+                    if self._pre_fault(kind) == "answered":
+                        return
+                    with fake._lock:
+                        gen = fake.generations.get(parts[1])
+                        if gen is not None and method == "DELETE":
+                            del fake.generations[parts[1]]
+                        public = fake._public(fake._state(gen)) if gen and method == "GET" else None
+                    if gen is None:
+                        self._error(404, "Generation not found")
+                    elif method == "DELETE":
+                        self._send(204)
+                    else:
+                        self._send(200, public)
+                else:
+                    self._error(404, "Not Found")
+
+            def _create_call(self) -> None:
+                fault = self._pre_fault("create")
+                if fault == "answered":
+                    return
+                try:
+                    body = self._body()
+                except ValueError as exc:
+                    self._error(400, str(exc))
+                    return
+                with fake._lock:
+                    now = fake.clock()
+                    while fake._create_times and now - fake._create_times[0] >= 60.0:
+                        fake._create_times.popleft()
+                    if len(fake._create_times) >= fake.creates_per_minute:
+                        limited = "Too many create requests: 20 per minute"
+                    elif fake._active() >= fake.max_active:
+                        limited = "Too many concurrent generations: 10"
+                    else:
+                        limited = None
+                    problem = None if limited else fake._validate(body)
+                    gen = fake._create(body) if not limited and not problem else None
+                    public = fake._public(gen) if gen else None
+                if limited:
+                    self._error(429, limited, {"Retry-After": "1"})
+                elif problem:
+                    self._error(400, problem)
+                elif fault == "lost":
+                    raise _Drop  # made (and billed) but never answered
+                elif fault == "accepted_500":
+                    self._error(500, "Internal Server Error")
+                else:
+                    self._send(201, public)
+
+            def _list_call(self) -> None:
+                q = dict(
+                    re.findall(r"([a-z_]+)=([^&]*)", self.path.split("?", 1)[1] if "?" in self.path else "")
+                )
+                limit, offset = int(q.get("limit", 100)), int(q.get("offset", 0))
+                with fake._lock:
+                    gens = sorted(fake.generations.values(), key=lambda g: g["_t0"], reverse=True)
+                    page = [fake._public(fake._state(g)) for g in gens[offset : offset + limit]]
+                    count = len(gens)
+                self._send(
+                    200,
+                    {
+                        "generations": page,
+                        "count": count,
+                        "has_more": offset + limit < count,
+                        "limit": limit,
+                        "offset": offset,
+                    },
+                )
+
+            def _asset(self, method: str, path: str) -> None:
+                m = re.fullmatch(r"/assets/([0-9a-f-]+)\.(mp4|jpg)", path)
+                with fake._lock:
+                    gen = fake.generations.get(m.group(1)) if m else None
+                    ready = gen is not None and fake._state(gen)["state"] == "completed"
+                if method != "GET" or not ready or m is None:
+                    self._error(404, "Not Found")
+                    return
+                if m.group(2) == "jpg":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                fault = self._pre_fault("download")
+                if fault == "answered":
+                    return
+                data = fake.video
+                start = 0
+                rng = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+                if rng and int(rng.group(1)) < len(data):
+                    start = int(rng.group(1))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if fault == "truncate":
+                    self.wfile.write(body[: len(body) // 2])
+                    raise _Drop
+                self.wfile.write(body)
+
+        return Handler
+
+
+def _applies(fault: str, kind: str) -> bool:
+    if fault in ("lost", "accepted_500"):
+        return kind == "create"
+    if fault == "truncate":
+        return kind == "download"
+    return True
