@@ -1,7 +1,8 @@
-"""The ``pixelnb`` command: ``convert`` a video to pixel art, or run the offline ``demo``.
+"""The ``pixelnb`` command: ``convert``, ``demo``, ``generate``, ``jobs`` and ``fake-luma``.
 
-Kept lean on purpose: it imports only the pipeline (numpy, PyAV, Pillow), never the
-notebook or network layers, so start-up stays a small part of a conversion.
+``convert`` and ``demo`` import only the pipeline (numpy, PyAV, Pillow), never the
+notebook or network layers, so start-up stays a small part of a conversion; the Luma
+commands import the job layer when they run.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ class ProgressBar:
         self._last = pct
         bar = "#" * filled + "-" * (self.width - filled)
         self.stream.write(f"\r[{bar}] {pct:3d}% {stage:<10} {time.monotonic() - self.t0:5.1f}s")
+        self.stream.flush()
+
+    def overall(self, fraction: float, label: str) -> None:
+        """Draw the bar at ``fraction`` of the whole with a free-form label."""
+        if not self.enabled:
+            return
+        filled = int(max(0.0, min(1.0, fraction)) * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(
+            f"\r[{bar}] {int(fraction * 100):3d}% {label:<24} {time.monotonic() - self.t0:6.1f}s"
+        )
         self.stream.flush()
 
     def close(self) -> None:
@@ -94,6 +106,39 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="convert the bundled sample clip and write out/demo.*")
     demo.add_argument("--out", default="out", help="output folder (default out)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    gen = sub.add_parser("generate", help="ask Luma for a video of a prompt and convert it")
+    gen.add_argument("prompt", help='what to show, e.g. "a cute pixel art cat walking in a garden"')
+    gen.add_argument(
+        "-o", "--output", required=True, help=".gif, .png (+ .json), .apng, .webp, .html or a folder"
+    )
+    gen.add_argument("--model", default="ray-2", choices=("ray-2", "ray-flash-2"))
+    gen.add_argument("--aspect-ratio", default="1:1", help="1:1, 16:9, 9:16, 4:3, 3:4, 21:9 or 9:21")
+    gen.add_argument("--duration", default="5s", choices=("5s", "9s"))
+    gen.add_argument("--resolution", default="540p", choices=("540p", "720p", "1080p", "4k"))
+    gen.add_argument("--loop", action="store_true", help="ask for a seamless loop")
+    gen.add_argument("--keyframe", default=None, help="an image URL to start from (image-to-video)")
+    gen.add_argument("--end-keyframe", default=None, help="an image URL (or generation id) to end on")
+    gen.add_argument("--concept", action="append", default=[], help="a camera concept, e.g. dolly_zoom")
+    gen.add_argument(
+        "--fresh", action="store_true", help="pay for a new take even if this request ran before"
+    )
+    gen.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
+    _add_pixel_options(gen)
+
+    jobs = sub.add_parser("jobs", help="list the job store, or resume its unfinished jobs")
+    jobs.add_argument("action", nargs="?", default="list", choices=("list", "resume"))
+    jobs.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
+    jobs.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    fake = sub.add_parser("fake-luma", help="serve a loopback fake of the Dream Machine API")
+    fake.add_argument("--port", type=int, default=8765)
+    fake.add_argument(
+        "--video", default=None, help="the MP4 every generation returns (default: the sample clip)"
+    )
+    fake.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
+    fake.add_argument("--queue-seconds", type=float, default=2.0)
+    fake.add_argument("--dream-seconds", type=float, default=8.0)
     return parser
 
 
@@ -136,22 +181,189 @@ def _demo(args: argparse.Namespace, bar: ProgressBar) -> list[Path]:
     return paths
 
 
+def _pixel_options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "size": args.size,
+        "colors": args.colors,
+        "palette": args.palette,
+        "dither": args.dither,
+        "fps": args.fps,
+        "downscale": args.downscale,
+    }
+
+
+def _follow(job: object, bar: ProgressBar) -> None:
+    """Print each state change of a job on its own line and keep a progress bar below."""
+    from pixelnb.jobs import Job
+
+    assert isinstance(job, Job)
+    last = [""]
+
+    def show(j: Job) -> None:
+        if j.state != last[0]:
+            last[0] = j.state
+            if bar.enabled:
+                bar.stream.write("\r" + " " * 70 + "\r")
+            extra = f" ({j.luma_id})" if j.state in ("queued", "dreaming") and j.luma_id else ""
+            print(f"{time.strftime('%H:%M:%S')} {j.id[:8]} {j.state}{extra}", file=sys.stderr)
+        bar.overall(j.progress.fraction, f"{j.progress.stage} {j.elapsed:.0f}s")
+
+    job.on_change(show)
+    show(job)
+
+
+def _print_states(job: object) -> None:
+    from pixelnb.jobs import Job
+
+    assert isinstance(job, Job)
+    last = [job.state]
+
+    def show(j: Job) -> None:
+        if j.state != last[0]:
+            last[0] = j.state
+            print(f"{time.strftime('%H:%M:%S')} {j.id[:8]} {j.state}", file=sys.stderr)
+
+    job.on_change(show)
+
+
+def _generate(args: argparse.Namespace, bar: ProgressBar) -> int:
+    import asyncio
+
+    from pixelnb.jobs import JobManager, generate
+
+    keyframes: dict[str, str] | None = None
+    if args.keyframe or args.end_keyframe:
+        keyframes = {k: v for k, v in (("frame0", args.keyframe), ("frame1", args.end_keyframe)) if v}
+    out = Path(args.output)
+
+    async def run() -> int:
+        manager = JobManager(args.store)
+        job = generate(
+            args.prompt,
+            model=args.model,
+            aspect_ratio=args.aspect_ratio,
+            duration=args.duration,
+            resolution=args.resolution,
+            loop=args.loop,
+            keyframes=keyframes,
+            concepts=args.concept,
+            pixel=_pixel_options(args),
+            fresh=args.fresh,
+            manager=manager,
+        )
+        manager.store.update(job.id, outputs=[str(out.resolve())])  # a resumed job writes here too
+        _follow(job, bar)
+        try:
+            sprite = await job
+        finally:
+            await manager.client.aclose()
+        bar.close()
+        print(sprite.save(out, scale=args.scale))
+        return 0
+
+    return asyncio.run(run())
+
+
+def _jobs(args: argparse.Namespace, bar: ProgressBar) -> int:
+    import asyncio
+
+    from pixelnb.jobs import JobManager
+    from pixelnb.store import JobStore
+
+    store = JobStore(args.store)
+    if args.action == "list":
+        now = time.time()
+        rows = store.all()
+        print(f"{'id':8}  {'state':11}  {'age':>7}  {'prompt':32}  files")
+        for r in rows:
+            age = now - r.created_at
+            age_s = (
+                f"{age / 3600:.1f}h" if age >= 3600 else f"{age / 60:.1f}m" if age >= 60 else f"{age:.0f}s"
+            )
+            prompt = r.prompt if len(r.prompt) <= 32 else r.prompt[:29] + "..."
+            files = " ".join([*(r.outputs or []), *([r.video_path] if r.video_path else [])])
+            print(f"{r.id[:8]}  {r.state:11}  {age_s:>7}  {prompt:32}  {files}")
+            if r.state == "failed" and r.error:
+                print(f"{'':8}  {r.error}")
+        if not rows:
+            print(f"(no jobs in {store.path})")
+        return 0
+
+    async def run() -> int:
+        manager = JobManager(store)
+        jobs = manager.resume()
+        if not jobs:
+            print("no unfinished jobs", file=sys.stderr)
+            return 0
+        for job in jobs:
+            _print_states(job)
+        code = 0
+        for job in jobs:
+            try:
+                sprite = await job
+            except PixelnbError as exc:
+                print(f"{job.id[:8]} failed: {exc}", file=sys.stderr)
+                code = 1
+                continue
+            rec = store.get(job.id)
+            targets = rec.outputs if rec and rec.outputs else [f"out/{job.id[:8]}.gif"]
+            for t in targets:
+                Path(t).parent.mkdir(parents=True, exist_ok=True)
+                print(sprite.save(t))
+        return code
+
+    return asyncio.run(run())
+
+
+def _fake_luma(args: argparse.Namespace) -> int:
+    from pixelnb.testing import FakeLuma
+
+    fake = FakeLuma(
+        args.video,
+        api_key=args.api_key,
+        port=args.port,
+        queue_seconds=args.queue_seconds,
+        dream_seconds=args.dream_seconds,
+    )
+    fake.start()
+    print(f"fake Dream Machine API on {fake.base_url}", flush=True)
+    print(f"export LUMAAI_BASE_URL={fake.base_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input, with a one-line message)."""
     args = _parser().parse_args(argv)
-    bar = ProgressBar(sys.stderr, enabled=False if args.quiet else None)
+    bar = ProgressBar(sys.stderr, enabled=False if getattr(args, "quiet", False) else None)
     try:
         if args.command == "convert":
             out = _convert(args, bar)
             bar.close()
             print(out)
-        else:
+        elif args.command == "demo":
             for path in _demo(args, bar):
                 print(path)
+        elif args.command == "generate":
+            return _generate(args, bar)
+        elif args.command == "jobs":
+            return _jobs(args, bar)
+        else:
+            return _fake_luma(args)
     except PixelnbError as exc:
         bar.close()
         print(f"pixelnb: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        bar.close()
+        print("pixelnb: interrupted; unfinished jobs carry on with `pixelnb jobs resume`", file=sys.stderr)
+        return 130
     except OSError as exc:
         bar.close()
         print(f"pixelnb: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)

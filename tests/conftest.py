@@ -50,3 +50,29 @@ def rotated_clip(media: Path) -> Path:
         return img
 
     return encode(media / "rotated.mp4", frame, count=20, fps=10, rotation=90)
+
+
+# -- Luma --------------------------------------------------------------------------------------
+TEST_KEY = "luma-test-0123456789abcdef-secret"
+
+
+@pytest.fixture
+def fake():
+    """A FakeLuma on 127.0.0.1 with short queue and dream times, accepting TEST_KEY only."""
+    from pixelnb.testing import FakeLuma
+
+    with FakeLuma(api_key=TEST_KEY, queue_seconds=0.05, dream_seconds=0.15, slow_seconds=1.0) as server:
+        yield server
+
+
+@pytest.fixture
+def manager(fake, tmp_path):
+    """A JobManager on a fresh store, talking to the fake with fast polling and retries."""
+    from pixelnb.jobs import JobManager
+    from pixelnb.luma import LumaClient, PollPolicy
+    from pixelnb.store import JobStore
+
+    client = LumaClient(TEST_KEY, base_url=fake.base_url, timeout=0.5, retry_wait=0.02)
+    return JobManager(
+        JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.01, 0.05, deadline=30)
+    )

@@ -119,7 +119,9 @@ class FakeLuma:
         return f"http://127.0.0.1:{self.port}{PREFIX}"
 
     def start(self) -> FakeLuma:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-luma", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-luma", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -276,10 +278,8 @@ class FakeLuma:
                     self.connection.shutdown(2)
 
             def _body(self) -> dict[str, Any]:
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
                 try:
-                    data = json.loads(raw or b"{}")
+                    data = json.loads(self._raw or b"{}")
                 except json.JSONDecodeError:
                     raise ValueError("Body is not valid JSON") from None
                 if not isinstance(data, dict):
@@ -298,6 +298,10 @@ class FakeLuma:
                 return True
 
             def _dispatch(self, method: str) -> None:
+                # Read the whole body first: an answer sent before it would leave it in the
+                # connection for the next request to trip over.
+                n = int(self.headers.get("Content-Length") or 0)
+                self._raw = self.rfile.read(n) if n else b""
                 path = self.path.split("?", 1)[0]
                 with fake._lock:
                     fake.requests.append((method, path))
