@@ -24,6 +24,17 @@ MAX_BYTES = 512 * 1024 * 1024  # a 9 s 4k clip is far smaller
 _TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
 
 
+class _Retry(Exception):
+    """A transient answer (429, 5xx): wait and try again."""
+
+    def __init__(self, what: str, retry_after: str | None) -> None:
+        super().__init__(what)
+        try:
+            self.wait: float | None = float(retry_after) if retry_after else None
+        except ValueError:
+            self.wait = None
+
+
 @dataclass(frozen=True)
 class Downloaded:
     path: Path
@@ -75,6 +86,8 @@ async def download(
                         # The server ignored the range: start over.
                         written, digest = 0, hashlib.sha256()
                         part.unlink(missing_ok=True)
+                    elif resp.status_code == 429 or resp.status_code >= 500:
+                        raise _Retry(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
                     elif resp.status_code not in (200, 206):
                         raise DownloadError(f"the video URL answered HTTP {resp.status_code}")
                     ctype = resp.headers.get("content-type", "").lower()
@@ -97,13 +110,13 @@ async def download(
                 if total is not None and written < total:
                     raise httpx.RemoteProtocolError("the body ended early")
                 break
-            except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+            except (httpx.TransportError, _Retry) as exc:
                 if attempt == attempts - 1:
                     part.unlink(missing_ok=True)
-                    raise DownloadError(
-                        f"the download kept failing after {written} bytes ({exc.__class__.__name__})"
-                    ) from None
-                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+                    what = str(exc) if isinstance(exc, _Retry) else exc.__class__.__name__
+                    raise DownloadError(f"the download kept failing after {written} bytes ({what})") from None
+                wait = exc.wait if isinstance(exc, _Retry) and exc.wait is not None else 0.2 * 2**attempt
+                await asyncio.sleep(min(wait, 10.0))
             except DownloadError:
                 part.unlink(missing_ok=True)
                 raise

@@ -492,31 +492,53 @@ class LumaClient:
         since = time.time()
         delay = self.retry_wait
         body = request.to_api()
-        ambiguous = check_first
+        if check_first:
+            found = await self.find(request, since - 86400, exclude)
+            if found is not None:
+                return found
         for attempt in range(attempts):
-            if ambiguous:
-                found = await self.find(request, since if not check_first else since - 86400, exclude)
-                if found is not None:
-                    log.info("found the generation %s that an unanswered create made", found.get("id"))
-                    return found
             await self._pace_creates()
+            started = time.monotonic()
             try:
                 gen = await self._call(lambda: self.sdk().generations.create(**body))
                 return _as_dict(gen)
             except _Transient as t:
-                if attempt == attempts - 1:
+                if attempt == attempts - 1 and not t.sent:
                     raise t.error from None
-                ambiguous = t.sent
                 wait = t.wait if t.wait is not None else delay * (0.8 + 0.4 * random.random())
                 log.info(
-                    "create: %s; %s in %.1f s",
+                    "create: %s; %s",
                     t.error.message,
-                    "checking whether it was made" if t.sent else "retrying",
-                    wait,
+                    "checking whether it was made" if t.sent else f"retrying in {wait:.1f} s",
                 )
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, 10.0)
+                if t.sent:
+                    found = await self._reconcile(request, since, exclude, started)
+                    if found is not None:
+                        return found
+                    if attempt == attempts - 1:
+                        raise t.error from None
         raise AssertionError("unreachable")
+
+    async def _reconcile(
+        self, request: GenerationRequest, since: float, exclude: set[str] | frozenset[str], started: float
+    ) -> dict[str, Any] | None:
+        """Look for the generation an unanswered create may have made.
+
+        A server can still be working on a request after the client gave up on it, so
+        before answering "not made" this waits until twice the request timeout has passed
+        since the create was sent (plus a second), and looks again.
+        """
+        found = await self.find(request, since, exclude)
+        if found is None:
+            settle = 2 * self.timeout + 1.0 - (time.monotonic() - started)
+            if settle > 0:
+                await asyncio.sleep(settle)
+            found = await self.find(request, since, exclude)
+        if found is not None:
+            log.info("found the generation %s that an unanswered create made", found.get("id"))
+        return found
 
     async def aclose(self) -> None:
         if self._sdk is not None:

@@ -36,8 +36,11 @@ def test_sdk_creates_gets_lists_and_deletes(sdk, fake):
 
 def test_both_create_paths_are_served(fake):
     for path in ("/generations", "/generations/video"):
-        r = httpx.post(fake.base_url + path, json={"model": "ray-2", "prompt": "a dog"},
-                       headers={"Authorization": f"Bearer {TEST_KEY}"})
+        r = httpx.post(
+            fake.base_url + path,
+            json={"model": "ray-2", "prompt": "a dog"},
+            headers={"Authorization": f"Bearer {TEST_KEY}"},
+        )
         assert r.status_code == 201 and r.json()["state"] == "queued"
     assert fake.creates == 2
 
@@ -90,8 +93,15 @@ def test_401_without_a_valid_bearer_key(fake, headers):
         ({"model": "ray-9", "prompt": "a cat"}, "Invalid model"),
         ({"model": "ray-2", "prompt": "a cat", "aspect_ratio": "2:1"}, "Invalid aspect_ratio"),
         ({"model": "ray-2", "prompt": "a cat", "keyframes": {}}, "No keyframes provided"),
-        ({"model": "ray-2", "prompt": "a cat", "loop": True,
-          "keyframes": {"frame1": {"type": "image", "url": "https://x/y.jpg"}}}, "Loop is not supported"),
+        (
+            {
+                "model": "ray-2",
+                "prompt": "a cat",
+                "loop": True,
+                "keyframes": {"frame1": {"type": "image", "url": "https://x/y.jpg"}},
+            },
+            "Loop is not supported",
+        ),
     ],
 )
 def test_documented_validation_errors(sdk, body, message):
@@ -104,18 +114,28 @@ def test_documented_validation_errors(sdk, body, message):
 def test_429_with_retry_after_past_ten_active_generations(fake):
     headers = {"Authorization": f"Bearer {TEST_KEY}"}
     fake.dream_seconds = 60
-    codes = [httpx.post(fake.base_url + "/generations", json={"model": "ray-2", "prompt": f"cat {i}"},
-                        headers=headers).status_code for i in range(11)]
+    codes = [
+        httpx.post(
+            fake.base_url + "/generations", json={"model": "ray-2", "prompt": f"cat {i}"}, headers=headers
+        ).status_code
+        for i in range(11)
+    ]
     assert codes == [201] * 10 + [429]
-    r = httpx.post(fake.base_url + "/generations", json={"model": "ray-2", "prompt": "one more"}, headers=headers)
+    r = httpx.post(
+        fake.base_url + "/generations", json={"model": "ray-2", "prompt": "one more"}, headers=headers
+    )
     assert r.headers["Retry-After"] == "1" and "concurrent" in r.json()["detail"]
 
 
 def test_429_past_twenty_creates_a_minute():
     with FakeLuma(queue_seconds=0, dream_seconds=0) as fake:
         headers = {"Authorization": "Bearer k"}
-        codes = [httpx.post(fake.base_url + "/generations", json={"model": "ray-2", "prompt": f"cat {i}"},
-                            headers=headers).status_code for i in range(21)]
+        codes = [
+            httpx.post(
+                fake.base_url + "/generations", json={"model": "ray-2", "prompt": f"cat {i}"}, headers=headers
+            ).status_code
+            for i in range(21)
+        ]
         assert codes == [201] * 20 + [429]
 
 
@@ -128,7 +148,9 @@ def test_injected_faults(fake):
         httpx.get(fake.base_url + "/generations", headers=headers)
     fake.inject("lost", on="create")
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.post(fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers)
+        httpx.post(
+            fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers
+        )
     assert fake.creates == 1, "a lost create was still made"
     fake.inject("slow", on="list")
     with pytest.raises(httpx.ReadTimeout):
@@ -137,7 +159,9 @@ def test_injected_faults(fake):
 
 def test_truncated_download(fake):
     headers = {"Authorization": f"Bearer {TEST_KEY}"}
-    gen = httpx.post(fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers).json()
+    gen = httpx.post(
+        fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers
+    ).json()
     import time
 
     time.sleep(0.3)

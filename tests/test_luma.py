@@ -1,9 +1,17 @@
 import asyncio
+import itertools
 
 import pytest
 
 from conftest import TEST_KEY
-from pixelnb.errors import AuthError, GenerationFailed, LumaUnavailable, ModerationError, QuotaError, RequestError
+from pixelnb.errors import (
+    AuthError,
+    GenerationFailed,
+    LumaUnavailable,
+    ModerationError,
+    QuotaError,
+    RequestError,
+)
 from pixelnb.luma import GenerationRequest, LumaClient, PollPolicy, failure_error, resolve_api_key
 
 
@@ -39,7 +47,9 @@ def test_keyframes_cover_image_extend_reverse_and_interpolate():
     assert rev.keyframes == {"frame1": {"type": "generation", "id": "gen-1"}}
     both = GenerationRequest.build("blend", keyframes={"frame0": "gen-1", "frame1": "gen-2"})
     assert set(both.keyframes) == {"frame0", "frame1"}
-    assert GenerationRequest.build("cam", concepts=["dolly_zoom"]).to_api()["concepts"] == [{"key": "dolly_zoom"}]
+    assert GenerationRequest.build("cam", concepts=["dolly_zoom"]).to_api()["concepts"] == [
+        {"key": "dolly_zoom"}
+    ]
 
 
 def test_request_key_is_stable_and_matches_its_echo():
@@ -82,7 +92,7 @@ def test_poll_policy_backs_off_from_2_to_10_seconds():
     d = PollPolicy().delays(random.Random(0))
     seq = [next(d) for _ in range(10)]
     assert 1.6 <= seq[0] <= 2.4 and all(8 <= s <= 12 for s in seq[-3:])
-    assert all(b >= a * 0.8 for a, b in zip(seq, seq[1:], strict=False))
+    assert all(b >= a * 0.8 for a, b in itertools.pairwise(seq))
 
 
 def run(coro):
@@ -183,8 +193,7 @@ def test_creates_are_paced_per_minute(fake, monkeypatch):
     async def go():
         c = client_for(fake, creates_per_minute=3)
         monkeypatch.setattr(asyncio, "sleep", fake_sleep)
-        for i in range(4):
-            c._creates.append(0.0) if False else None
+        for _ in range(4):
             await c._pace_creates()
 
     run(go())

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,11 +101,12 @@ class FakeLuma:
         self.creates = 0  # generations actually made (what Luma would bill)
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call
         self.seen_keys: set[str] = set()
+        self.statuses: Counter[int] = Counter()  # status codes answered
         self._rng = random.Random(seed)
         self._queued: deque[tuple[str, str]] = deque()  # (where, fault)
         self._create_times: deque[float] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server = _QuietServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -260,6 +261,8 @@ class FakeLuma:
 
             def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
                 data = b"" if body is None else json.dumps(body).encode()
+                with fake._lock:
+                    fake.statuses[status] += 1
                 self.send_response(status)
                 if body is not None:
                     self.send_header("Content-Type", "application/json")
@@ -466,6 +469,16 @@ class FakeLuma:
                 self.wfile.write(body)
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up (as timeouts make them) are expected here, not errors."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def _applies(fault: str, kind: str) -> bool:

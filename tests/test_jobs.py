@@ -1,0 +1,256 @@
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_KEY, encode, moving_square
+from pixelnb import Sprite
+from pixelnb.errors import (
+    AuthError,
+    JobCancelled,
+    LumaUnavailable,
+    ModerationError,
+    OptionError,
+    RequestError,
+    VideoError,
+)
+from pixelnb.jobs import JobManager, PixelOptions, generate
+from pixelnb.luma import LumaClient, PollPolicy
+from pixelnb.store import JobStore
+
+PIXEL = {"size": 24, "colors": 6, "fps": 4}
+FLOW = ["pending", "queued", "dreaming", "downloading", "sampling", "pixelating", "completed"]
+
+
+def states(job) -> list[str]:
+    out: list[str] = []
+    for s, _, _ in job.history:
+        if not out or out[-1] != s:
+            out.append(s)
+    return out
+
+
+def test_generate_returns_at_once_and_ends_with_a_sprite(manager, fake):
+    t0 = time.perf_counter()
+    job = generate("a cute pixel art cat walking", manager=manager, pixel=PIXEL)
+    assert time.perf_counter() - t0 < 0.5 and job.state == "pending"
+    sprite = job.result(timeout=30)
+    assert isinstance(sprite, Sprite) and sprite.width == 24 and len(sprite.palette) <= 6
+    assert job.state == "completed" and states(job) == FLOW
+    assert job.progress.fraction == 1.0 and job.luma_id in fake.generations
+    assert fake.creates == 1
+
+
+def test_await_on_the_running_loop(manager):
+    async def go():
+        job = generate("a dog running", manager=manager, pixel=PIXEL)
+        assert job._loop is asyncio.get_running_loop()  # runs on the caller's loop
+        return await job
+
+    assert isinstance(asyncio.run(go()), Sprite)
+
+
+def test_result_blocks_inside_a_running_loop(manager):
+    async def go():
+        job = generate("a bird flying", manager=manager, pixel=PIXEL)
+        return job.result(timeout=30)  # nest-asyncio lets the loop run the job meanwhile
+
+    assert isinstance(asyncio.run(go()), Sprite)
+
+
+def test_events_and_callbacks_follow_every_state(manager):
+    seen: list[str] = []
+
+    async def go():
+        job = generate("a frog jumping", manager=manager, pixel=PIXEL)
+        job.on_change(lambda j: seen.append(j.state))
+        events = [ev async for ev in job.events()]
+        return job, events
+
+    _, events = asyncio.run(go())
+    ev_states = [e.state for e in events]
+    assert ev_states[-1] == "completed"
+    assert [s for s in FLOW if s in ev_states] == [s for s in FLOW if s in ev_states]
+    fractions = [e.progress.fraction for e in events]
+    assert fractions == sorted(fractions), "progress never goes backwards"
+    assert "dreaming" in seen and seen[-1] == "completed"
+
+
+def test_same_request_reuses_the_finished_video(manager, fake):
+    first = generate("a knight", manager=manager, pixel=PIXEL).result(30)
+    again = generate("a knight", manager=manager, pixel={**PIXEL, "colors": 4})
+    sprite = again.result(30)
+    assert fake.creates == 1, "a re-run must not pay again"
+    assert "dreaming" not in states(again) and len(sprite.palette) <= 4
+    assert sprite.width == first.width
+    fresh = generate("a knight", manager=manager, pixel=PIXEL, fresh=True)
+    fresh.result(30)
+    assert fake.creates == 2
+
+
+def test_a_restarted_kernel_resumes_without_a_new_generation(fake, tmp_path):
+    fake.dream_seconds = 1.0
+    store_path = tmp_path / "jobs.sqlite3"
+
+    def new_manager() -> JobManager:
+        client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
+        return JobManager(JobStore(store_path), client=client, poll=PollPolicy(0.02, 0.05))
+
+    first = new_manager()
+    jobs = [generate(f"a ship {i}", manager=first, pixel=PIXEL) for i in range(3)]
+    deadline = time.time() + 10
+    while not all(j.state == "dreaming" for j in jobs) and time.time() < deadline:
+        time.sleep(0.02)
+    assert all(j.state == "dreaming" for j in jobs)
+    # The "kernel" dies: its loop stops and nothing more happens in it.
+    first._bg_loop.call_soon_threadsafe(first._bg_loop.stop)
+    second = new_manager()
+    resumed = second.resume()
+    assert {j.id for j in resumed} == {j.id for j in jobs}
+    for j in resumed:
+        assert isinstance(j.result(30), Sprite)
+    assert fake.creates == 3
+
+
+def test_cancel(manager, fake):
+    fake.dream_seconds = 30
+    job = generate("a slow cloud", manager=manager, pixel=PIXEL)
+    deadline = time.time() + 5
+    while job.state != "dreaming" and time.time() < deadline:
+        time.sleep(0.01)
+    job.cancel()
+    with pytest.raises(JobCancelled):
+        job.result(5)
+    assert job.state == "cancelled" and manager.store.get(job.id).state == "cancelled"
+
+
+def test_refused_prompt_is_a_moderation_error(manager):
+    job = generate("something forbidden here", manager=manager, pixel=PIXEL)
+    with pytest.raises(ModerationError, match="moderation"):
+        job.result(30)
+    assert job.state == "failed" and isinstance(job.error, ModerationError)
+    assert "reword the prompt" in str(job.error)
+
+
+def test_wrong_key_fails_the_job_with_an_auth_error(fake, tmp_path):
+    client = LumaClient("luma-not-the-right-key", base_url=fake.base_url)
+    m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client)
+    job = generate("a cat", manager=m, pixel=PIXEL)
+    with pytest.raises(AuthError, match="refused the API key"):
+        job.result(30)
+    assert fake.creates == 0
+
+
+def test_unreachable_server(tmp_path):
+    client = LumaClient(TEST_KEY, base_url="http://127.0.0.1:9/dream-machine/v1", retry_wait=0.01)
+    m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client)
+    job = generate("a cat", manager=m, pixel=PIXEL)
+    with pytest.raises(LumaUnavailable, match="could not connect"):
+        job.result(30)
+    assert "resume" in str(job.error)
+
+
+def test_corrupt_downloaded_video_is_a_video_error(tmp_path):
+    from pixelnb.testing import FakeLuma
+
+    with FakeLuma(
+        b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000, api_key=TEST_KEY, queue_seconds=0, dream_seconds=0.05
+    ) as fake:
+        client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
+        m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
+        job = generate("a cat", manager=m, pixel=PIXEL)
+        with pytest.raises(VideoError, match="not a readable video"):
+            job.result(30)
+        rec = m.store.get(job.id)
+        assert rec.video_path and Path(rec.video_path).is_file(), "the paid video is kept"
+
+
+def test_a_deadline_ends_with_a_resumable_error(fake, tmp_path):
+    fake.dream_seconds = 60
+    client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
+    m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05, deadline=0.3))
+    job = generate("a long story", manager=m, pixel=PIXEL)
+    with pytest.raises(LumaUnavailable, match="still dreaming"):
+        job.result(30)
+    fake.dream_seconds = 0
+    resumed = m.resume()
+    assert [j.id for j in resumed] == [job.id]
+    assert isinstance(resumed[0].result(30), Sprite) and fake.creates == 1
+
+
+def test_a_burst_of_submits_queues_instead_of_failing(manager, fake):
+    jobs = [generate(f"a cat number {i}", manager=manager, pixel=PIXEL) for i in range(14)]
+    for j in jobs:
+        j.result(60)
+    assert fake.creates == 14 and all(j.state == "completed" for j in jobs)
+    assert fake.statuses[429] == 0, "the manager kept within Luma's 10 active generations"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"prompt": "ab"}, RequestError),
+        ({"prompt": "a cat", "model": "ray-0"}, RequestError),
+        ({"prompt": "a cat", "pixel": {"colors": 999}}, OptionError),
+        ({"prompt": "a cat", "pixel": {"palette": "nope"}}, Exception),
+        ({"prompt": "a cat", "pixel": {"sizes": 3}}, OptionError),
+    ],
+)
+def test_bad_options_fail_at_submit_before_anything_is_paid(manager, fake, kwargs, error):
+    with pytest.raises(error):
+        generate(manager=manager, **kwargs)
+    assert fake.creates == 0 and manager.store.all() == []
+
+
+def test_pixel_options_round_trip():
+    opts = PixelOptions.coerce({"size": [32, 24], "palette": ["#000000", "#ffffff"], "dither": "bayer4"})
+    assert PixelOptions.from_json(opts.to_json()) == opts
+
+
+def test_the_key_is_never_stored_logged_raised_or_shown(fake, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
+    m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
+    fake.inject("500", on="get")
+    good = generate("a cat with a hat", manager=m, pixel=PIXEL)
+    bad = generate("forbidden cat", manager=m, pixel=PIXEL)
+    good.result(30)
+    with pytest.raises(ModerationError) as err:
+        bad.result(30)
+    wrong = JobManager(
+        JobStore(tmp_path / "j.sqlite3"), client=LumaClient(TEST_KEY + "x", base_url=fake.base_url)
+    )
+    with pytest.raises(AuthError) as auth_err:
+        generate("a cat", manager=wrong).result(30)
+    texts = [
+        caplog.text,
+        str(err.value),
+        repr(err.value),
+        str(auth_err.value),
+        repr(good),
+        repr(bad),
+        repr(m),
+        repr(client),
+        repr(m.store),
+        str(good.__dict__),
+        str(client.__dict__.get("base_url")),
+    ]
+    for t in texts:
+        assert TEST_KEY not in t
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert TEST_KEY.encode() not in f.read_bytes(), f"the key is in {f.name}"
+    assert TEST_KEY in fake.seen_keys  # it did reach the server, where it belongs
+
+
+def test_video_from_a_real_clip_pixelates(tmp_path):
+    from pixelnb.testing import FakeLuma
+
+    clip = encode(tmp_path / "sq.mp4", moving_square, count=25, fps=25)
+    with FakeLuma(clip, api_key=TEST_KEY, queue_seconds=0, dream_seconds=0.05) as fake:
+        client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
+        m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
+        sprite = generate("a red square", manager=m, pixel={"size": 48, "colors": 4, "fps": 5}).result(30)
+    assert sprite.indices.shape == (5, 32, 48)

@@ -1,0 +1,57 @@
+import sqlite3
+import threading
+
+from pixelnb.store import JobRecord, JobStore, default_cache_dir
+
+
+def rec(i: int = 0, **kw) -> JobRecord:
+    return JobRecord(id=f"job{i}", request='{"prompt": "a cat"}', request_hash="h", pixel="{}", **kw)
+
+
+def test_store_is_a_wal_sqlite_file(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.add(rec())
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_records_round_trip_with_history(tmp_path):
+    store = JobStore(tmp_path / "j.sqlite3")
+    store.add(rec(history=[("pending", 1.0, "")]))
+    store.set_state("job0", "queued", "gen-1", luma_id="gen-1")
+    store.update("job0", outputs=["/out/a.gif"])
+    got = store.get("job0")
+    assert got.state == "queued" and got.luma_id == "gen-1" and got.outputs == ["/out/a.gif"]
+    assert [h[0] for h in got.history] == ["pending", "queued"] and got.prompt == "a cat"
+
+
+def test_a_new_store_object_sees_everything(tmp_path):
+    JobStore(tmp_path / "j.sqlite3").add(rec(1))
+    JobStore(tmp_path / "j.sqlite3").add(rec(2, state="completed"))
+    again = JobStore(tmp_path / "j.sqlite3")
+    assert [r.id for r in again.all()] == ["job1", "job2"]
+    assert [r.id for r in again.unfinished()] == ["job1"]
+    assert [r.id for r in again.with_hash("h")] == ["job2", "job1"] or len(again.with_hash("h")) == 2
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    store = JobStore(tmp_path / "j.sqlite3")
+    for i in range(8):
+        store.add(rec(i, history=[]))
+
+    def work(i: int) -> None:
+        for n in range(25):
+            store.set_state(f"job{i % 8}", "dreaming", f"{i}-{n}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(len(r.history) for r in store.all()) == 16 * 25
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIXELNB_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    assert JobStore().path == tmp_path / "c" / "jobs.sqlite3"
