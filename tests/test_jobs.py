@@ -1,5 +1,6 @@
 import asyncio
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from pixelnb.store import JobStore
 
 PIXEL = {"size": 24, "colors": 6, "fps": 4}
 FLOW = ["pending", "queued", "dreaming", "downloading", "sampling", "pixelating", "completed"]
+
+
+def reached(job, state: str) -> threading.Event:
+    """An event set once the job is (or has been) in ``state``."""
+    ev = threading.Event()
+    job.on_change(lambda j: ev.set() if j.state == state else None)
+    if job.state == state or any(h[0] == state for h in job.history):
+        ev.set()
+    return ev
 
 
 def states(job) -> list[str]:
@@ -100,10 +110,8 @@ def test_a_restarted_kernel_resumes_without_a_new_generation(fake, tmp_path):
 
     first = new_manager()
     jobs = [generate(f"a ship {i}", manager=first, pixel=PIXEL) for i in range(3)]
-    deadline = time.time() + 10
-    while not all(j.state == "dreaming" for j in jobs) and time.time() < deadline:
-        time.sleep(0.02)
-    assert all(j.state == "dreaming" for j in jobs)
+    for j in jobs:
+        assert reached(j, "dreaming").wait(10)
     # The "kernel" dies: its loop stops and nothing more happens in it.
     first._bg_loop.call_soon_threadsafe(first._bg_loop.stop)
     second = new_manager()
@@ -117,9 +125,7 @@ def test_a_restarted_kernel_resumes_without_a_new_generation(fake, tmp_path):
 def test_cancel(manager, fake):
     fake.dream_seconds = 30
     job = generate("a slow cloud", manager=manager, pixel=PIXEL)
-    deadline = time.time() + 5
-    while job.state != "dreaming" and time.time() < deadline:
-        time.sleep(0.01)
+    assert reached(job, "dreaming").wait(10)
     job.cancel()
     with pytest.raises(JobCancelled):
         job.result(5)

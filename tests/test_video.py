@@ -220,11 +220,13 @@ def test_a_1080p_clip_is_never_held_at_full_size(tmp_path):
         return a
 
     path = encode(tmp_path / "big.mp4", frame, count=250, fps=25, crf=35)  # 10 s of 1080p
+    # VmHWM is this process's own peak (ru_maxrss would include what the parent held at fork).
     code = (
-        "import resource, sys, pixelnb\n"
+        "import re, sys, pixelnb\n"
         "c = pixelnb.sample(sys.argv[1], fps=12, size=64)\n"
         "assert len(c) == 120, len(c)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     peak_mb = int(out.stdout.strip())

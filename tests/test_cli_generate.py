@@ -1,0 +1,128 @@
+"""`pixelnb generate`, `pixelnb jobs` and `pixelnb fake-luma` as a person runs them."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from PIL import Image
+
+from conftest import TEST_KEY
+
+
+def run(args, env, cwd, timeout=60):
+    full = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "pixelnb", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def env(fake, tmp_path):
+    return {
+        "LUMAAI_BASE_URL": fake.base_url,
+        "LUMAAI_API_KEY": TEST_KEY,
+        "PIXELNB_CACHE": str(tmp_path / "cache"),
+    }
+
+
+def test_generate_writes_the_animation_and_shows_the_states(env, tmp_path, fake):
+    r = run(
+        [
+            "generate",
+            "a cute pixel art cat walking",
+            "-o",
+            "cat.gif",
+            "--size",
+            "32",
+            "--colors",
+            "8",
+            "--fps",
+            "6",
+        ],
+        env,
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "cat.gif"
+    for state in ("pending", "queued", "downloading", "completed"):
+        assert f" {state}" in r.stderr
+    with Image.open(tmp_path / "cat.gif") as im:
+        assert im.size == (32, 18) and im.n_frames > 10
+    assert fake.creates == 1
+    assert TEST_KEY not in r.stdout + r.stderr
+
+
+def test_jobs_lists_the_store(env, tmp_path):
+    run(["generate", "a red dragon", "-o", "d.png", "--size", "16"], env, tmp_path)
+    r = run(["jobs"], env, tmp_path)
+    assert r.returncode == 0
+    line = next(ln for ln in r.stdout.splitlines() if "a red dragon" in ln)
+    assert "completed" in line and "d.png" in line and ".mp4" in line
+
+
+def test_jobs_resume_finishes_what_was_left(env, tmp_path, fake):
+    from pixelnb.jobs import JobManager, generate
+    from pixelnb.luma import LumaClient
+    from pixelnb.store import JobStore
+
+    fake.dream_seconds = 60
+    store = JobStore(tmp_path / "cache" / "jobs.sqlite3")
+    m = JobManager(store, client=LumaClient(TEST_KEY, base_url=fake.base_url))
+    created = threading.Event()
+    job = generate("a sleepy owl", manager=m, pixel={"size": 16})
+    job.on_change(lambda j: created.set() if j.state == "queued" else None)
+    store.update(job.id, outputs=[str(tmp_path / "owl.gif")])
+    assert created.wait(10)
+    m._bg_loop.call_soon_threadsafe(m._bg_loop.stop)  # the notebook went away
+    fake.dream_seconds = 0.1
+    r = run(["jobs", "resume"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "owl.gif").is_file() and fake.creates == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "message"),
+    [
+        (["generate", "ab", "-o", "x.gif"], {}, "too short"),
+        (["generate", "a cat", "-o", "x.gif", "--aspect-ratio", "2:1"], {}, "aspect_ratio"),
+        (["generate", "a cat", "-o", "x.gif", "--colors", "1"], {}, "colors"),
+        (["generate", "a cat", "-o", "x.gif"], {"LUMAAI_API_KEY": "luma-wrong"}, "refused the API key"),
+        (["generate", "a forbidden cat", "-o", "x.gif"], {}, "reword the prompt"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(env, tmp_path, args, extra_env, message):
+    r = run(args, {**env, **extra_env}, tmp_path)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("pixelnb: error:") and message in last
+
+
+def test_missing_key(env, tmp_path):
+    r = run(["generate", "a cat", "-o", "x.gif"], {**env, "LUMAAI_API_KEY": ""}, tmp_path)
+    assert r.returncode == 2 and "LUMAAI_API_KEY" in r.stderr
+
+
+def test_fake_luma_command_serves_the_api(tmp_path):
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pixelnb", "fake-luma", "--port", "0", "--api-key", "k1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().split(" on ")[1].strip()
+        r = httpx.get(base + "/credits", headers={"Authorization": "Bearer k1"})
+        assert r.status_code == 200 and "credit_balance" in r.json()
+        assert httpx.get(base + "/credits", headers={"Authorization": "Bearer k2"}).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)
