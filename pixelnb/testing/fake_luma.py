@@ -474,6 +474,8 @@ class FakeLuma:
 class _QuietServer(ThreadingHTTPServer):
     """Clients that hang up (as timeouts make them) are expected here, not errors."""
 
+    request_queue_size = 256  # the default of 5 drops connections under a burst of jobs
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
 

@@ -1,0 +1,90 @@
+"""The job manager under load: 200 concurrent jobs against a zero-delay fake server.
+
+    .venv/bin/python benchmarks/jobs_bench.py [--jobs 200]
+
+Reports submit latency (the time `generate()` takes to hand back a Job: p50, p99) and the
+manager's CPU per job: the process's CPU time for the whole run (the fake server's threads
+included) divided by the jobs. The fake serves a tiny 1 s, 64x64 clip so that the pixel
+stage, measured in benchmarks/run.py, stays a small part of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pixelnb.jobs import JobManager, generate
+from pixelnb.luma import LumaClient, PollPolicy
+from pixelnb.store import JobStore
+from pixelnb.testing import FakeLuma
+
+
+def tiny_clip(path: Path) -> Path:
+    """A 1 s, 64x64, 12 fps H.264 clip of a moving bar."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=12)
+        s.width = s.height = 64
+        s.pix_fmt = "yuv420p"
+        for i in range(12):
+            a = np.zeros((64, 64, 3), np.uint8)
+            a[:, i * 5 : i * 5 + 8] = (200, 60, 30)
+            f = av.VideoFrame.from_ndarray(a, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 12)
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", type=int, default=200)
+    args = ap.parse_args()
+    n = args.jobs
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeLuma(
+            tiny_clip(Path(tmp) / "tiny.mp4"),
+            queue_seconds=0,
+            dream_seconds=0,
+            max_active=10_000,
+            creates_per_minute=1_000_000,
+        ) as fake,
+    ):
+        client = LumaClient("bench-key", base_url=fake.base_url, creates_per_minute=1_000_000)
+        manager = JobManager(
+            JobStore(Path(tmp) / "jobs.sqlite3"), client=client, poll=PollPolicy(0.05, 0.2), max_active=n
+        )
+        pixel = {"size": 8, "colors": 2, "fps": 1}
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        latencies = []
+        jobs = []
+        for i in range(n):
+            t = time.perf_counter()
+            jobs.append(generate(f"benchmark prompt number {i}", manager=manager, pixel=pixel))
+            latencies.append((time.perf_counter() - t) * 1000)
+        for j in jobs:
+            j.result(300)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        assert fake.creates == n
+    lat = sorted(latencies)
+    p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+    print(f"{n} concurrent jobs against a zero-delay fake, all completed in {wall:.1f} s wall")
+    print(f"submit latency: p50 {statistics.median(lat):.2f} ms, p99 {p99:.2f} ms")
+    print(f"CPU per job (whole process, fake server included): {cpu / n * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
