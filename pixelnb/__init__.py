@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pixelnb import data
 from pixelnb.errors import (
     AuthError,
@@ -23,13 +25,27 @@ from pixelnb.errors import (
     RequestError,
     VideoError,
 )
-from pixelnb.jobs import Job, JobManager, PixelOptions, credits, generate, resume
 from pixelnb.palette import PRESETS, Palette
 from pixelnb.pixelate import pixelate
 from pixelnb.sprite import Sprite
 from pixelnb.video import Clip, probe, sample
 
 __version__ = "0.1.0"
+
+# The job layer (asyncio, sqlite3, the Luma SDK) loads on first use, so that `import
+# pixelnb` and `pixelnb convert` stay quick.
+_LAZY = {"Job", "JobManager", "PixelOptions", "credits", "generate", "resume"}
+
+if TYPE_CHECKING:
+    from pixelnb.jobs import Job, JobManager, PixelOptions, credits, generate, resume
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from pixelnb import jobs
+
+        return getattr(jobs, name)
+    raise AttributeError(f"module 'pixelnb' has no attribute {name!r}")
 
 __all__ = [
     "PRESETS",

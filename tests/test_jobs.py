@@ -260,3 +260,26 @@ def test_video_from_a_real_clip_pixelates(tmp_path):
         m = JobManager(JobStore(tmp_path / "j.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
         sprite = generate("a red square", manager=m, pixel={"size": 48, "colors": 4, "fps": 5}).result(30)
     assert sprite.indices.shape == (5, 32, 48)
+
+
+def test_extend_interpolate_and_image_keyframes_end_to_end(manager, fake):
+    first = generate("a cat starts walking", manager=manager, pixel=PIXEL)
+    first.result(30)
+    ext = generate("the cat keeps walking", keyframes={"frame0": first}, manager=manager, pixel=PIXEL)
+    ext.result(30)
+    sent = fake.generations[ext.luma_id]["request"]
+    assert sent["keyframes"] == {"frame0": {"type": "generation", "id": first.luma_id}}
+    both = generate("blend", keyframes={"frame0": first, "frame1": ext}, manager=manager, pixel=PIXEL)
+    both.result(30)
+    img = generate(None, keyframes="https://example.com/cat.png", loop=True, concepts=["dolly_zoom"],
+                   manager=manager, pixel=PIXEL)
+    img.result(30)
+    req = fake.generations[img.luma_id]["request"]
+    assert req["loop"] is True and req["concepts"] == [{"key": "dolly_zoom"}]
+    assert fake.creates == 4
+
+
+def test_credits(manager):
+    from pixelnb.jobs import credits
+
+    assert credits(manager) == 100_000.0

