@@ -34,24 +34,37 @@ __version__ = "0.1.0"
 
 # The job layer (asyncio, sqlite3, the Luma SDK) loads on first use, so that `import
 # pixelnb` and `pixelnb convert` stay quick.
-_LAZY = {"Job", "JobManager", "PixelOptions", "credits", "generate", "resume"}
+_LAZY = {
+    "Job": "pixelnb.jobs",
+    "JobManager": "pixelnb.jobs",
+    "PixelOptions": "pixelnb.jobs",
+    "credits": "pixelnb.jobs",
+    "generate": "pixelnb.jobs",
+    "resume": "pixelnb.jobs",
+    "Player": "pixelnb.widgets",
+    "FrameGrid": "pixelnb.widgets",
+    "Studio": "pixelnb.widgets",
+}
 
 if TYPE_CHECKING:
     from pixelnb.jobs import Job, JobManager, PixelOptions, credits, generate, resume
+    from pixelnb.widgets import FrameGrid, Player, Studio
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from pixelnb import jobs
+        import importlib
 
-        return getattr(jobs, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'pixelnb' has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",
     "AuthError",
     "Clip",
     "DownloadError",
+    "FrameGrid",
     "GenerationFailed",
     "Job",
     "JobCancelled",
@@ -64,9 +77,11 @@ __all__ = [
     "PaletteError",
     "PixelOptions",
     "PixelnbError",
+    "Player",
     "QuotaError",
     "RequestError",
     "Sprite",
+    "Studio",
     "VideoError",
     "__version__",
     "credits",

@@ -187,6 +187,7 @@ class Job:
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[Job], None]] = []
         self._subscribers: list[Callable[[JobEvent], None]] = []
+        self._frame_listeners: list[Callable[[Any], None]] = []
 
     def __repr__(self) -> str:
         prompt = self.request.prompt or "(image keyframe)"
@@ -214,6 +215,12 @@ class Job:
                     self._callbacks.remove(callback)
 
         return remove
+
+    def on_frame(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(frame)`` with each source frame (RGB array) as it is decoded,
+        on the job's event loop: a live frame grid fills from it."""
+        with self._lock:
+            self._frame_listeners.append(callback)
 
     def _event(self) -> JobEvent:
         return JobEvent(self.id, self.state, self.progress, time.time(), self.error)
@@ -559,7 +566,17 @@ class JobManager:
                 entered_pixelating.set()
                 loop.call_soon_threadsafe(self._set, job, "pixelating")
 
-        sprite = await asyncio.to_thread(pixelate, video, **job.pixel.kwargs(), progress=report)
+        def frame(arr: Any) -> None:  # from the worker thread too
+            for cb in list(job._frame_listeners):
+                loop.call_soon_threadsafe(cb, arr)
+
+        sprite = await asyncio.to_thread(
+            pixelate,
+            video,
+            **job.pixel.kwargs(),
+            progress=report,
+            on_frame=frame if job._frame_listeners else None,
+        )
         # Let the queued state change land before the job completes.
         await asyncio.sleep(0)
         if not entered_pixelating.is_set():

@@ -378,6 +378,11 @@ class LumaClient:
         host = urlsplit(self.base_url).hostname or ""
         return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
+    def set_key(self, api_key: str) -> None:
+        """Use this key from now on (a notebook's password field gives it)."""
+        self.__key = api_key
+        self._sdk = None
+
     def require_key(self) -> None:
         if not self.__key:
             raise AuthError("no Luma API key was found")

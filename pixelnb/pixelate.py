@@ -88,6 +88,7 @@ def pixelate(
     exact: bool = False,
     hysteresis: float = HYSTERESIS,
     progress: StageProgress | None = None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Sprite:
     """Turn a video file (or a :class:`~pixelnb.video.Clip`) into a pixel-art :class:`Sprite`.
 
@@ -97,6 +98,7 @@ def pixelate(
     ``fs``; ``fps`` resamples time (None keeps the source rate); ``downscale`` is ``area``,
     ``nearest`` or ``mode``. ``exact=False`` lets the decoder skip frames no picked frame
     depends on when sampling well below the source rate (see :func:`pixelnb.sample`).
+    ``on_frame`` sees each source frame (at the working size) as it is decoded.
 
     >>> from pixelnb.data import sample_clip
     >>> sprite = pixelate(sample_clip(), size=32, colors=8, fps=6)
@@ -143,6 +145,7 @@ def pixelate(
             exact=exact,
             interpolation="POINT" if downscale == "nearest" else "AREA",
             progress=lambda f: report("sampling", f),
+            on_frame=on_frame,
         )
         (out_w, out_h), factor = dims["out"], dims["factor"]
         work = clip.frames

@@ -264,15 +264,18 @@ def sample(
     exact: bool = True,
     interpolation: str = "AREA",
     progress: Progress | None = None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Clip:
     """Decode ``path`` and return the chosen frames as a :class:`Clip`.
 
     ``fps`` picks frames at that rate, ``frames`` caps their number (alone, it spreads them
     evenly over the span), ``start``/``end`` bound the span in seconds, ``size`` is the
     longest side or (w, h) of the output (or a function of the displayed source size that
-    returns (w, h), for callers that need the source size first). With ``exact=False`` the decoder skips
-    non-reference frames when sampling at half the source rate or less: faster, and each
-    picked frame is at most one source frame from the exact one.
+    returns (w, h), for callers that need the source size first). ``on_frame`` is called
+    with each picked frame as soon as it is decoded (a live view fills from it). With
+    ``exact=False`` the decoder skips non-reference frames when sampling at half the
+    source rate or less: faster, and each picked frame is at most one source frame from
+    the exact one.
 
     >>> from pixelnb.data import sample_clip
     >>> clip = sample(sample_clip(), fps=5, size=32)
@@ -285,14 +288,20 @@ def sample(
     if use == "auto":
         use = "pyav"
     if use == "decord":
-        return _sample_decord(p, fps, frames, start or 0.0, end, size, interpolation, progress)
-    return _sample_pyav(p, fps, frames, start or 0.0, end, size, exact, interpolation, progress)
+        return _sample_decord(p, fps, frames, start or 0.0, end, size, interpolation, progress, on_frame)
+    return _sample_pyav(p, fps, frames, start or 0.0, end, size, exact, interpolation, progress, on_frame)
 
 
 class _Collector:
     """Turns picked source frames into small arrays, reusing one when it is picked twice."""
 
-    def __init__(self, out_size: tuple[int, int], rotation: int) -> None:
+    def __init__(
+        self,
+        out_size: tuple[int, int],
+        rotation: int,
+        on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+    ) -> None:
+        self.on_frame = on_frame
         self.out_w, self.out_h = out_size
         self.rotation = rotation
         self.frames: list[NDArray[np.uint8]] = []
@@ -308,6 +317,8 @@ class _Collector:
             self.frames.append(_rotate(convert(w, h), self.rotation))
         self.times.append(t)
         self._last_key = key
+        if self.on_frame is not None:
+            self.on_frame(self.frames[-1])
 
     def clip(self, fps: float, source: Path, meta: dict[str, Any]) -> Clip:
         arr = np.stack(self.frames) if self.frames else np.zeros((0, self.out_h, self.out_w, 3), np.uint8)
@@ -324,6 +335,7 @@ def _sample_pyav(
     exact: bool,
     interpolation: str,
     progress: Progress | None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Clip:
     import av
     import av.video.reformatter
@@ -363,7 +375,7 @@ def _sample_pyav(
             if collector is None:
                 rot = _rotation_of(frame)
                 w, h = (src_h, src_w) if rot in (90, 270) else (src_w, src_h)
-                collector = _Collector(_out_size(w, h, size), rot)
+                collector = _Collector(_out_size(w, h, size), rot, on_frame)
 
             def convert(w: int, h: int) -> NDArray[np.uint8]:
                 out = reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=interp)
@@ -447,6 +459,7 @@ def _sample_decord(
     size: SizeRule,
     interpolation: str,
     progress: Progress | None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Clip:
     try:
         import decord
@@ -490,7 +503,7 @@ def _sample_decord(
             times = ts[picks]
         if len(picks) == 0:
             raise VideoError(p, f"no frames could be decoded between {start:g} s and {span_end}")
-        collector = _Collector((out_w, out_h), rot)
+        collector = _Collector((out_w, out_h), rot, on_frame)
         for i in range(0, len(picks), _CHUNK):
             chunk = picks[i : i + _CHUNK]
             uniq = np.unique(chunk)

@@ -271,8 +271,14 @@ def test_extend_interpolate_and_image_keyframes_end_to_end(manager, fake):
     assert sent["keyframes"] == {"frame0": {"type": "generation", "id": first.luma_id}}
     both = generate("blend", keyframes={"frame0": first, "frame1": ext}, manager=manager, pixel=PIXEL)
     both.result(30)
-    img = generate(None, keyframes="https://example.com/cat.png", loop=True, concepts=["dolly_zoom"],
-                   manager=manager, pixel=PIXEL)
+    img = generate(
+        None,
+        keyframes="https://example.com/cat.png",
+        loop=True,
+        concepts=["dolly_zoom"],
+        manager=manager,
+        pixel=PIXEL,
+    )
     img.result(30)
     req = fake.generations[img.luma_id]["request"]
     assert req["loop"] is True and req["concepts"] == [{"key": "dolly_zoom"}]
