@@ -7,7 +7,6 @@ downloaded one). Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,22 +20,12 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell
 
+from chromium import CHROME_ARGS, CHROMIUM
 from conftest import TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "pixelnb-browser-test-token"
-CHROME_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def free_port() -> int:
