@@ -111,7 +111,8 @@ def browser():
 
 def open_notebook(browser, base: str, name: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    # A workspace of its own, reset, so that no tab of an earlier test is restored.
+    page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={TOKEN}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     # The status bar says when the kernel is connected and idle.
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=60_000)
@@ -119,6 +120,7 @@ def open_notebook(browser, base: str, name: str):
 
 
 def run_all(page) -> None:
+    page.click(".jp-Notebook")  # make sure the notebook has the focus
     page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
 
@@ -172,7 +174,11 @@ def test_studio_generates_against_the_fake_server(browser, lab, fake_server):
     base, root = lab
     page = open_notebook(browser, base, "studio.ipynb")
     run_all(page)
-    page.wait_for_selector(".pixelnb-studio", timeout=120_000)
+    try:
+        page.wait_for_selector(".pixelnb-studio", timeout=120_000)
+    except Exception:
+        shot(page, "studio-failure.png")
+        raise
     # No key in the environment: the Studio asks for one in a password box.
     page.fill(".pixelnb-key-input", TEST_KEY)
     page.click(".pixelnb-key-button")
