@@ -1,0 +1,179 @@
+"""The widgets' Python side: state, fallbacks, and the Studio driven without a browser."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import TEST_KEY
+from pixelnb import Palette, Sprite, pixelate
+from pixelnb.data import sample_clip
+from pixelnb.errors import OptionError
+from pixelnb.jobs import JobManager
+from pixelnb.luma import LumaClient, PollPolicy
+from pixelnb.store import JobStore
+from pixelnb.widgets import FrameGrid, Player, Studio
+from pixelnb.widgets.keyfield import KeyField
+
+
+@pytest.fixture(scope="module")
+def sprite() -> Sprite:
+    return pixelate(sample_clip(), size=64, colors=16, fps=12, end=4.0)
+
+
+def test_player_state_is_indices_and_palette_not_images(sprite):
+    p = Player(sprite)
+    state = p.get_state()
+    assert (
+        state["indices"] == sprite.indices.tobytes() and state["palette"] == sprite.palette.colors.tobytes()
+    )
+    assert (state["width"], state["height"], state["n_frames"], state["fps"]) == (64, 36, 48, 12.0)
+    size = sum(len(v) if isinstance(v, (bytes, str)) else len(json.dumps(v)) for v in state.values())
+    assert size < 150_000, f"a 48-frame 64x36 animation costs {size} bytes of state"
+
+
+def test_player_carries_static_fallbacks(sprite):
+    data, _ = Player(sprite)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert (
+        data["text/html"].startswith('<img src="data:image/gif;base64,')
+        and data["image/png"][:4] == b"\x89PNG"
+    )
+
+
+def test_player_follows_a_new_sprite(sprite):
+    p = Player()
+    assert p.n_frames == 0 and p._fallback_bundle() == {}
+    p.sprite = sprite
+    assert p.n_frames == 48 and p.zoom >= 1
+
+
+def test_frame_grid_appends_live(sprite):
+    g = FrameGrid(title="live")
+    for frame in sprite.to_rgb()[:5]:
+        g.append(frame)
+    assert g.n_frames == 5 and len(g.rgb) == 5 * 36 * 64 * 3
+    with pytest.raises(OptionError, match="cannot join"):
+        g.append(np.zeros((10, 10, 3), np.uint8))
+    g.set(sprite)
+    assert g.n_frames == 48
+
+
+def test_key_field_never_syncs_the_key():
+    got = []
+    field = KeyField(got.append)
+    field._handle(field, {"kind": "api-key", "value": " luma-secret-123 "}, [])
+    assert got == ["luma-secret-123"]
+    assert "luma-secret-123" not in json.dumps(field.get_state(), default=str)
+    assert field.status.startswith("key set")
+
+
+@pytest.fixture
+def studio(fake, tmp_path, monkeypatch):
+    monkeypatch.delenv("LUMAAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    client = LumaClient(None, base_url=fake.base_url, retry_wait=0.02)
+    manager = JobManager(JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
+    return Studio(manager, out_dir=tmp_path / "exports")
+
+
+def run_on_loop(coro):
+    return asyncio.run(coro)
+
+
+def test_studio_asks_for_a_key_and_generates(studio, fake):
+    assert studio.key_field.layout.display != "none"
+
+    async def go():
+        studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
+        studio.prompt.value = "a cute pixel art cat walking"
+        studio.size.value, studio.colors.value, studio.fps.value = 32, 8, 6
+        job = studio.generate()
+        assert job is not None
+        return await job
+
+    sprite = run_on_loop(go())
+    assert studio.key_field.layout.display == "none"
+    assert studio.player.n_frames == len(sprite) and studio.pixel_grid.n_frames == len(sprite)
+    assert studio.source_grid.n_frames >= len(sprite)  # filled live while sampling
+    assert "completed" in studio.job_table.value
+    for child in studio.children:  # the key is in no widget's state
+        assert TEST_KEY not in json.dumps(getattr(child, "get_state", dict)(), default=str)
+    assert fake.creates == 1
+
+
+def test_studio_shows_typed_errors(studio):
+    studio.prompt.value = "ab"
+    assert studio.generate() is None
+    assert "RequestError" in studio.error.value and "What to do" in studio.error.value
+
+
+def test_studio_converts_a_file_and_exports(studio, tmp_path):
+    studio.path.value = str(sample_clip())
+    studio.size.value, studio.fps.value = 24, 4
+    studio.convert()  # no loop running: converts at once
+    assert studio.sprite is not None and studio.player.n_frames == len(studio.sprite)
+    gif = studio.export("gif")
+    sheet = studio.export("png")
+    frames = studio.export("zip")
+    assert gif.suffix == ".gif" and sheet.with_suffix(".json").is_file() and frames.suffix == ".zip"
+    assert 'download="' in studio.links.value
+
+
+def test_studio_reports_a_missing_video(studio):
+    studio.path.value = "no/such/video.mp4"
+    studio.convert()
+    assert "VideoError" in studio.error.value and "no such file" in studio.error.value
+
+
+def test_studio_reattaches_to_unfinished_jobs(fake, tmp_path):
+    fake.dream_seconds = 0.5
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    first = JobManager(
+        store, client=LumaClient(TEST_KEY, base_url=fake.base_url), poll=PollPolicy(0.02, 0.05)
+    )
+    from pixelnb.jobs import generate
+
+    job = generate("an unfinished owl", manager=first, pixel={"size": 16})
+    first._bg_loop.call_soon_threadsafe(first._bg_loop.stop)  # the old kernel goes away
+
+    async def go():
+        manager = JobManager(
+            store, client=LumaClient(TEST_KEY, base_url=fake.base_url), poll=PollPolicy(0.02, 0.05)
+        )
+        s = Studio(manager, out_dir=tmp_path / "x")
+        return await s.jobs[job.id]
+
+    assert isinstance(run_on_loop(go()), Sprite)
+    assert fake.creates <= 1
+
+
+def test_palette_swatches_follow_the_choice(studio):
+    studio.palette.value = "gameboy"
+    assert all(h in studio.swatches.value for h in Palette.preset("gameboy").hex)
+
+
+def test_exports_need_a_result(studio):
+    assert studio.export("gif") is None and "nothing to export" in studio.error.value
+
+
+def test_fallback_updates_displayed_copies(sprite):
+    updates = []
+
+    class Handle:
+        def update(self, data, **kw):
+            updates.append(data)
+
+    p = Player()
+    p._handles = [Handle()]
+    p.sprite = sprite
+    assert updates and "text/html" in updates[-1]
+
+
+def test_sprite_frames_reach_the_grid_from_a_path(tmp_path):
+    seen = []
+    s = pixelate(sample_clip(), size=16, fps=2, on_frame=seen.append)
+    assert len(seen) == len(s) and seen[0].shape == (9, 16, 3)
+    assert Path(sample_clip()).is_file()
