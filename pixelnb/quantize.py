@@ -2,8 +2,11 @@
 
 Distances are Euclidean in the perceptual working space (CIELAB by default). For
 animations each pixel keeps the index it had in the previous frame unless another colour
-is closer by more than ``hysteresis`` units; near-identical frames then map to identical
-indices and the result does not flicker.
+is closer by more than ``hysteresis`` units; and where the pixel's own colour barely moved
+since the previous frame (less than ``still`` units), it keeps its index until another
+colour is closer by more than ``still_margin``. Near-identical frames then map to
+identical indices, slow drifts switch a pixel once instead of back and forth, and what
+really moves is re-mapped at once.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ def map_indices(
     palette: NDArray[np.float32],
     *,
     hysteresis: float = 0.0,
+    still: float = 0.0,
+    still_margin: float = 0.0,
     proposals: NDArray[np.intp] | None = None,
 ) -> NDArray[np.uint8]:
     """Nearest palette index of every pixel of frames (T, h, w, 3) in the working space.
@@ -70,7 +75,12 @@ def map_indices(
             if prev is not None:
                 # Gather each pixel's distance to its previous and its best colour.
                 base = cols + (t - t0) * n
-                keep = root.take(prev * m + base) - root.take(best * m + base) <= hysteresis
+                gap = root.take(prev * m + base) - root.take(best * m + base)
+                keep = gap <= hysteresis
+                if still > 0:
+                    moved = flat[t * n : (t + 1) * n] - flat[(t - 1) * n : t * n]
+                    steady = np.einsum("ij,ij->i", moved, moved) < still * still
+                    keep |= steady & (gap <= still_margin)
                 best = np.where(keep, prev, best)
             out[t * n : (t + 1) * n] = best
             prev = best

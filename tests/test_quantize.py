@@ -55,3 +55,22 @@ def test_floyd_steinberg_indices_stay_in_a_small_palette():
     rng = np.random.default_rng(2)
     idx = floyd_steinberg(rng.integers(0, 256, (2, 16, 16, 3)).astype(np.uint8), pal)
     assert idx.max() < 4
+
+
+def test_a_still_pixel_keeps_its_colour_through_a_slow_drift():
+    pal = np.array([[50, 0, 0], [60, 0, 0]], np.float32)
+    # Drifts 1 unit a frame from 52 to 58: each step is small, so it switches only once
+    # another colour is clearly closer (by more than still_margin).
+    ramp = np.array([52, 53, 54, 55, 56, 57, 58, 59], np.float32)
+    frames = np.zeros((len(ramp), 1, 1, 3), np.float32)
+    frames[:, 0, 0, 0] = ramp
+    plain = map_indices(frames, pal, hysteresis=3).ravel().tolist()
+    gated = map_indices(frames, pal, hysteresis=3, still=3, still_margin=6).ravel().tolist()
+    assert plain == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert gated == [0, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_a_pixel_that_really_moves_is_remapped_at_once():
+    pal = np.array([[50, 0, 0], [60, 0, 0]], np.float32)
+    frames = np.array([[[[50, 0, 0]]], [[[57, 0, 0]]]], np.float32)  # one big step
+    assert map_indices(frames, pal, hysteresis=3, still=3, still_margin=8).ravel().tolist() == [0, 1]
