@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pixelnb.errors import PixelnbError
 
@@ -147,12 +147,7 @@ def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
 
     sprite = pixelate(
         args.input,
-        size=args.size,
-        colors=args.colors,
-        palette=args.palette,
-        dither=args.dither,
-        fps=args.fps,
-        downscale=args.downscale,
+        **_pixel_options(args),
         start=args.start,
         end=args.end,
         backend=args.backend,
@@ -181,7 +176,7 @@ def _demo(args: argparse.Namespace, bar: ProgressBar) -> list[Path]:
     return paths
 
 
-def _pixel_options(args: argparse.Namespace) -> dict[str, object]:
+def _pixel_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "size": args.size,
         "colors": args.colors,
