@@ -356,7 +356,7 @@ def nearest(table: NDArray[np.float32]) -> NDArray[np.intp]:
 
 
 def fit_palette(
-    points: NDArray[np.float32], k: int, *, sample: int = 4096, iterations: int = 16, seed: int = 0
+    points: NDArray[np.float32], k: int, *, sample: int = 2048, iterations: int = 16, seed: int = 0
 ) -> NDArray[np.float32]:
     """Fit ``k`` colours to points of a perceptual space (N, 3): median cut, then k-means.
 
