@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -120,6 +121,6 @@ def test_ping_pong_turns_at_the_ends(page):
                .observe(c, { attributes: true, attributeFilter: ['data-frame'] });
            })"""
     )
-    steps = [int(b) - int(a) for a, b in zip(seen, seen[1:], strict=False)]
+    steps = [int(b) - int(a) for a, b in itertools.pairwise(seen)]
     # Ping-pong walks back down one frame at a time; a loop would only ever jump 2 -> 0.
     assert -1 in steps and 1 in steps, seen
