@@ -72,7 +72,7 @@ def _size(text: str) -> int | tuple[int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size: write 64 or 64x48") from None
 
 
-def _add_pixel_options(p: argparse.ArgumentParser) -> None:
+def _add_pixel_options(p: argparse.ArgumentParser, grid_default: str = "off") -> None:
     from pixelnb.quantize import DITHERS
     from pixelnb.resize import DOWNSCALES
 
@@ -83,6 +83,12 @@ def _add_pixel_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dither", default="none", choices=DITHERS)
     p.add_argument("--downscale", default="area", choices=DOWNSCALES)
     p.add_argument("--scale", type=int, default=1, help="integer upscale of the written file")
+    p.add_argument(
+        "--grid",
+        default=grid_default,
+        choices=("auto", "off"),
+        help=f"find the pixel grid of AI pixel-art video (default {grid_default})",
+    )
     p.add_argument("--start", type=float, default=None, help="start time in seconds")
     p.add_argument("--end", type=float, default=None, help="end time in seconds")
     p.add_argument("--backend", default="auto", choices=("auto", "pyav", "decord"))
@@ -124,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="pay for a new take even if this request ran before"
     )
     gen.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
-    _add_pixel_options(gen)
+    _add_pixel_options(gen, grid_default="auto")
 
     jobs = sub.add_parser("jobs", help="list the job store, or resume its unfinished jobs")
     jobs.add_argument("action", nargs="?", default="list", choices=("list", "resume"))
@@ -184,6 +190,7 @@ def _pixel_options(args: argparse.Namespace) -> dict[str, Any]:
         "dither": args.dither,
         "fps": args.fps,
         "downscale": args.downscale,
+        "grid": args.grid,
     }
 
 

@@ -80,6 +80,7 @@ class PixelOptions:
     dither: str = "none"
     fps: float | None = 12.0
     downscale: str = "area"
+    grid: str = "auto"  # Luma's "pixel art" only imitates a grid: find it when it is there
 
     @classmethod
     def coerce(cls, value: PixelOptions | dict[str, Any] | None) -> PixelOptions:
@@ -112,6 +113,7 @@ class PixelOptions:
         _check_colors(self.colors)
         _check_choice("dither", self.dither, DITHERS)
         _check_choice("downscale", self.downscale, DOWNSCALES)
+        _check_choice("grid", self.grid, ("auto", "off"))
         resolve_palette(list(self.palette) if isinstance(self.palette, tuple) else self.palette)
 
     def kwargs(self) -> dict[str, Any]:

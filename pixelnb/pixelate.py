@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from pixelnb.color import from_space, to_space
 from pixelnb.errors import OptionError
+from pixelnb.grid import Grid
 from pixelnb.palette import MAX_COLORS, MIN_COLORS, Palette, PaletteSpec, fit_palette, resolve_palette
 from pixelnb.quantize import DITHERS, floyd_steinberg, map_indices, ordered_offsets
 from pixelnb.resize import DOWNSCALES, MODE_FACTOR, block_mode, resize_frames
@@ -92,6 +93,7 @@ def pixelate(
     backend: Backend = "auto",
     exact: bool = False,
     hysteresis: float = HYSTERESIS,
+    grid: str | Grid = "off",
     progress: StageProgress | None = None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Sprite:
@@ -104,6 +106,11 @@ def pixelate(
     ``nearest`` or ``mode``. ``exact=False`` lets the decoder skip frames no picked frame
     depends on when sampling well below the source rate (see :func:`pixelnb.sample`).
     ``on_frame`` sees each source frame (at the working size) as it is decoded.
+    ``grid="auto"`` looks for the pixel grid an AI "pixel art" video only imitates and, when
+    it is found with confidence, takes one colour per detected cell instead of resizing
+    (``size`` is then a prior on the cell count; an exact ``(w, h)`` crops or pads the
+    cells); ``sprite.info["grid"]`` says what was done. A :class:`~pixelnb.grid.Grid`
+    uses that grid. Grid detection decodes frames at full size.
 
     >>> from pixelnb.data import sample_clip
     >>> sprite = pixelate(sample_clip(), size=32, colors=8, fps=6)
@@ -121,6 +128,25 @@ def pixelate(
         if progress is not None:
             progress(stage, frac)
 
+    if not (isinstance(grid, Grid) or grid in ("off", "auto")):
+        raise OptionError(f"grid must be 'auto', 'off' or a Grid, not {grid!r}")
+    if grid != "off":
+        return _pixelate_on_grid(
+            source,
+            size,
+            colors,
+            fixed,
+            dither,
+            fps,
+            grid,
+            start=start,
+            end=end,
+            backend=backend,
+            exact=exact,
+            hysteresis=hysteresis,
+            progress=progress,
+            on_frame=on_frame,
+        )
     factor = MODE_FACTOR if downscale == "mode" else 1
     if isinstance(source, Clip):
         clip = source if fps is None else _resample_clip(source, fps)
@@ -155,6 +181,27 @@ def pixelate(
         (out_w, out_h), factor = dims["out"], dims["factor"]
         work = clip.frames
         src_name = str(source)
+    return _quantize(
+        work, (out_w, out_h), factor, clip, src_name, colors, fixed, dither, downscale, hysteresis, report
+    )
+
+
+def _quantize(
+    work: NDArray[np.uint8],
+    out_size: tuple[int, int],
+    factor: int,
+    clip: Clip,
+    src_name: str | None,
+    colors: int,
+    fixed: Palette | None,
+    dither: str,
+    downscale: str,
+    hysteresis: float,
+    report: StageProgress,
+    extra: dict[str, Any] | None = None,
+) -> Sprite:
+    """Fit the palette on the working frames and map them to indices."""
+    out_w, out_h = out_size
     report("palette", 0.0)
     values = to_space(work, SPACE)
     flat = values.reshape(-1, 3)
@@ -207,7 +254,89 @@ def pixelate(
         "timestamps": clip.timestamps.tolist(),
         "backend": clip.meta.get("backend"),
     }
+    info_dict.update(extra or {})
     return Sprite(indices, pal, fps=clip.fps, source=src_name, info=info_dict)
+
+
+def _pixelate_on_grid(
+    source: str | os.PathLike[str] | Clip,
+    size: Size,
+    colors: int,
+    fixed: Palette | None,
+    dither: str,
+    fps: float | None,
+    grid: str | Grid,
+    *,
+    start: float | None,
+    end: float | None,
+    backend: Backend,
+    exact: bool,
+    hysteresis: float,
+    progress: StageProgress | None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None,
+) -> Sprite:
+    """pixelate() with grid="auto" or a Grid: one colour per detected cell."""
+    from pixelnb.grid import MIN_CONFIDENCE, detect
+
+    def report(stage: str, frac: float) -> None:
+        if progress is not None:
+            progress(stage, frac)
+
+    if isinstance(source, Clip):
+        clip = source if fps is None else _resample_clip(source, fps)
+    else:
+        clip = sample(
+            source,
+            fps=fps,
+            start=start,
+            end=end,
+            backend=backend,
+            exact=exact,
+            progress=lambda f: report("sampling", f),
+            on_frame=on_frame,
+        )
+    prior = size if isinstance(size, (int, np.integer)) else max(size)
+    found = grid if isinstance(grid, Grid) else detect(clip, cells=int(prior))
+    src_name = clip.source
+    if isinstance(grid, Grid) or found.confidence >= MIN_CONFIDENCE:
+        cells = found.sample(clip)
+        if not isinstance(size, (int, np.integer)):
+            cells = _crop_or_pad(cells, (int(size[0]), int(size[1])))
+        note = f"{found!r}: one colour per cell"
+    else:
+        out = fit_size(clip.width, clip.height, size)
+        cells = resize_frames(clip.frames, out, "area")
+        note = f"no grid (confidence {found.confidence:.2f} < {MIN_CONFIDENCE}): area downscale"
+    h, w = cells.shape[1:3]
+    return _quantize(
+        cells,
+        (w, h),
+        1,
+        clip,
+        src_name,
+        colors,
+        fixed,
+        dither,
+        "area",
+        hysteresis,
+        report,
+        extra={"grid": note, "grid_confidence": found.confidence},
+    )
+
+
+def _crop_or_pad(cells: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
+    """Centre-crop or edge-pad (T, h, w, 3) cells to exactly ``size`` = (w, h)."""
+    w, h = size
+    _t, ch, cw, _ = cells.shape
+    out = cells
+    if ch > h:
+        out = out[:, (ch - h) // 2 : (ch - h) // 2 + h]
+    if cw > w:
+        out = out[:, :, (cw - w) // 2 : (cw - w) // 2 + w]
+    ph, pw = h - out.shape[1], w - out.shape[2]
+    if ph > 0 or pw > 0:
+        out = np.pad(out, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)), mode="edge")
+    return np.ascontiguousarray(out)
 
 
 def _pairwise(c: NDArray[np.float32]) -> NDArray[np.float32]:
