@@ -234,8 +234,11 @@ def detect(
         raise OptionError(f"detect needs RGB frames (T, H, W, 3), got shape {arr.shape}")
     t, h, w, _ = arr.shape
     pick = np.unique(np.linspace(0, t - 1, min(t, max_frames)).round().astype(int))
-    px = [_edge_profiles(arr[i], 1) for i in pick]
-    py = [_edge_profiles(arr[i], 0) for i in pick]
+    # Each frame's edge profiles are computed once: the picked frames give pitch and skew,
+    # every frame its own phase.
+    every = [(_edge_profiles(f, 1), _edge_profiles(f, 0)) for f in arr]
+    px = [every[i][0] for i in pick]
+    py = [every[i][1] for i in pick]
     prof_x = np.concatenate([p for p, _ in px])
     prof_y = np.concatenate([p for p, _ in py])
     p_max = max(MIN_PITCH + 1, min(w, h) / 8)
@@ -272,6 +275,7 @@ def detect(
         scores = [score(p) for p in fine]
         k = int(np.argmax(scores))
         refined.append((float(fine[k]), scores[k]))
+
     def prior(p: float, s: float) -> float:
         # The requested size favours pitches within 15 % of it, without overruling evidence.
         return s * 1.1 if guess is not None and guess / 1.15 <= p <= guess * 1.15 else s
@@ -284,7 +288,7 @@ def detect(
     k = int(np.argmax(scores))
     pitch, conf = float(fine[k]), float(scores[k])
     skew = _skew(prof_x, px[0][1], prof_y, py[0][1], pitch, len(pick))
-    phases = [_phase(arr[i], pitch, skew) for i in range(t)] if t > 1 else [_phase(arr[0], pitch, skew)]
+    phases = [_phase(ex, ey, pitch, skew) for ex, ey in every]
     smooth = _smooth_phases(phases, pitch)
     return Grid(
         pitch=pitch,
@@ -319,11 +323,16 @@ def _skew(
     return float(np.clip(np.mean(slopes), -0.02, 0.02)) if slopes else 0.0
 
 
-def _phase(frame: NDArray[np.uint8], pitch: float, skew: float) -> tuple[float, float]:
-    """Where the cell boundaries sit in this frame (x, y), in pixels modulo the pitch."""
+def _phase(
+    along_x: tuple[NDArray[np.float64], NDArray[np.float64]],
+    along_y: tuple[NDArray[np.float64], NDArray[np.float64]],
+    pitch: float,
+    skew: float,
+) -> tuple[float, float]:
+    """Where the cell boundaries sit in a frame (x, y), in pixels modulo the pitch, from its
+    edge profiles."""
     out = []
-    for axis, sign in ((1, 1.0), (0, -1.0)):
-        prof, centres = _edge_profiles(frame, axis)
+    for (prof, centres), sign in ((along_x, 1.0), (along_y, -1.0)):
         x = np.arange(prof.shape[1]) + 0.5
         # Undo the skew per strip before adding strips up.
         shifts = sign * skew * centres

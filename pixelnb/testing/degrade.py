@@ -81,17 +81,25 @@ def degrade(
     return frame
 
 
-def cell_score(cells: NDArray[np.uint8], sprite: NDArray[np.uint8], threshold: float = 5.0) -> float:
+def cell_score(
+    cells: NDArray[np.uint8],
+    sprite: NDArray[np.uint8],
+    threshold: float = 5.0,
+    near: tuple[int, int] | None = None,
+) -> float:
     """Share of the sprite's cells recovered within ΔE2000 ``threshold``, at the best whole-
-    cell alignment of the sprite inside the recovered cells (its margin is background)."""
+    cell alignment of the sprite inside the recovered cells (its margin is background).
+    ``near`` = (row, column) limits the search to two cells around where it should be."""
     from pixelnb.color import delta_e2000, rgb_to_lab
 
     h, w = sprite.shape[:2]
     lab_sprite = rgb_to_lab(sprite)
     lab_cells = rgb_to_lab(cells)
     best = 0.0
-    for dy in range(-2, cells.shape[0] - h + 3):
-        for dx in range(-2, cells.shape[1] - w + 3):
+    rows = range(-2, cells.shape[0] - h + 3) if near is None else range(near[0] - 2, near[0] + 3)
+    cols = range(-2, cells.shape[1] - w + 3) if near is None else range(near[1] - 2, near[1] + 3)
+    for dy in rows:
+        for dx in cols:
             y0, x0 = max(dy, 0), max(dx, 0)
             y1, x1 = min(dy + h, cells.shape[0]), min(dx + w, cells.shape[1])
             if y1 - y0 < h * 0.8 or x1 - x0 < w * 0.8:
