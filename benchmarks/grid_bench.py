@@ -109,6 +109,7 @@ def run_clip(i: int, rng: np.random.Generator, tmp: Path) -> tuple[dict[str, flo
         "true grid": score(truth.sample(clip), frames, margin, first_cell(truth, size, off, scale)),
         "pixelnb": score(ours, frames, margin, first_cell(found, size, off, scale)),
         "pitch_ok": abs(found.pitch - scale) / scale <= 0.02,
+        "used": found.confidence >= MIN_CONFIDENCE,
         "confidence": found.confidence,
     }
     print(

@@ -104,6 +104,6 @@ def cell_score(
             y1, x1 = min(dy + h, cells.shape[0]), min(dx + w, cells.shape[1])
             if y1 - y0 < h * 0.8 or x1 - x0 < w * 0.8:
                 continue
-            near = delta_e2000(lab_cells[y0:y1, x0:x1], lab_sprite[y0 - dy : y1 - dy, x0 - dx : x1 - dx])
-            best = max(best, float((near <= threshold).sum()) / (h * w))
+            de = delta_e2000(lab_cells[y0:y1, x0:x1], lab_sprite[y0 - dy : y1 - dy, x0 - dx : x1 - dx])
+            best = max(best, float((de <= threshold).sum()) / (h * w))
     return best
