@@ -164,17 +164,21 @@ def main() -> None:
         "| method | all | mild | bent/drifting |",
         "|---|---|---|---|",
     ]
+    for r in rows:  # what grid="auto" gives: the grid when sure, else area resizing
+        r["auto"] = r["pixelnb"] if r["used"] else r["area"]
     for key, label in (
         ("nearest", "resize to the known size, nearest"),
         ("area", "resize to the known size, area"),
         ("true grid", "the true grid, same cell sampling"),
-        ("pixelnb", "pixelnb.grid.detect"),
+        ("pixelnb", "pixelnb.grid.detect, always used"),
+        ("auto", 'pixelate(grid="auto"): the grid when confident, else area'),
     ):
         lines.append(f"| {label} | {mean(key):.3f} | {mean(key, False):.3f} | {mean(key, True):.3f} |")
     confidences = [float(r["confidence"]) for r in rows]
     lines += [
         "",
-        f"Pitch within 2 %: {sum(bool(r['pitch_ok']) for r in rows)}/{len(rows)} clips. "
+        f"Pitch within 2 %: {sum(bool(r['pitch_ok']) for r in rows)}/{len(rows)} clips; "
+        f"confident enough for grid=auto: {sum(bool(r['used']) for r in rows)}/{len(rows)}. "
         f"Confidence on the grids: {min(confidences):.2f}–{max(confidences):.2f}; on the real clips: "
         + ", ".join(f"{k} {v:.2f}" for k, v in real.items())
         + f" (threshold {MIN_CONFIDENCE}: {verdict}).",
