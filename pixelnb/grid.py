@@ -21,10 +21,13 @@ How :func:`detect` works:
 4. **Confidence.** The coherence at the chosen pitch (0–1). Real footage has edges at no
    fixed period and scores low; ``pixelate(grid="auto")`` uses a grid only above
    :data:`MIN_CONFIDENCE` and says so in ``sprite.info["grid"]``.
-5. **Cells.** One colour per cell: the per-channel median of a 3x3 set of points around
+5. **Bent lines.** Each strip's own resultant says how far its lines sit from the comb;
+   shrunk towards the comb where the strip has little evidence and smoothed across strips,
+   these offsets bend the lines (per frame, and median-smoothed over ±2 frames).
+6. **Cells.** One colour per cell: the per-channel median of a 3x3 set of points around
    the cell centre (the central third of the cell; its border is mixed by blur and chroma
    subsampling).
-6. **Video.** Pitch and skew come from up to 12 frames spread over the clip; the phase is
+7. **Video.** Pitch and skew come from up to 12 frames spread over the clip; the phase is
    re-measured on every frame and smoothed over the frames before it, so cells do not
    shimmer; one palette is then fitted on the cells of all frames.
 """
@@ -59,7 +62,8 @@ class Grid:
 
     Cell boundaries run at ``x = phase_x + k * pitch + y * skew`` and
     ``y = phase_y + k * pitch - x * skew`` (``skew`` is the tangent of a small rotation).
-    ``frame_phases`` holds a per-frame (phase_x, phase_y) when the grid drifts in a video.
+    ``frame_phases`` holds a per-frame (phase_x, phase_y) when the grid drifts in a video,
+    ``frame_bends`` per-frame offsets of the lines that bend.
     """
 
     pitch: float
@@ -68,6 +72,11 @@ class Grid:
     skew: float = 0.0
     confidence: float = 1.0
     frame_phases: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    # Bent lines: per frame, how far the vertical lines sit from the comb at each of
+    # ``bend_rows`` (y positions), and the horizontal lines at each of ``bend_cols``.
+    frame_bends: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = field(default_factory=tuple)
+    bend_rows: tuple[float, ...] = field(default_factory=tuple)
+    bend_cols: tuple[float, ...] = field(default_factory=tuple)
 
     def __repr__(self) -> str:
         return (
@@ -84,7 +93,10 @@ class Grid:
         return cols, rows, x0, y0
 
     def sample_frame(
-        self, frame: NDArray[np.uint8], phase: tuple[float, float] | None = None
+        self,
+        frame: NDArray[np.uint8],
+        phase: tuple[float, float] | None = None,
+        bends: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
     ) -> NDArray[np.uint8]:
         """One colour per cell of one frame: (rows, cols, 3) uint8."""
         g = self if phase is None else replace(self, phase_x=phase[0], phase_y=phase[1])
@@ -95,8 +107,11 @@ class Grid:
         cx = x0 + (np.arange(cols) + 0.5) * g.pitch
         cy = y0 + (np.arange(rows) + 0.5) * g.pitch
         yy, xx = np.meshgrid(cy, cx, indexing="ij")
-        # Rotate the ideal centres into the frame.
+        # Rotate the ideal centres into the frame, then follow the lines' bends.
         px, py = xx + yy * g.skew, yy - xx * g.skew
+        if bends is not None and g.bend_rows and g.bend_cols:
+            px = px + np.interp(py, g.bend_rows, bends[0])
+            py = py + np.interp(px, g.bend_cols, bends[1])
         offs = np.array([-1, 0, 1], dtype=np.float64) * g.pitch / 6
         ox, oy = np.meshgrid(offs, offs)
         sx = (px[..., None] + ox.ravel()).clip(0, w - 1)
@@ -110,10 +125,11 @@ class Grid:
         phases = self.frame_phases or tuple((self.phase_x, self.phase_y) for _ in range(len(clip)))
         if len(phases) != len(clip):
             phases = tuple((self.phase_x, self.phase_y) for _ in range(len(clip)))
-        shape = self.sample_frame(clip.frames[0], phases[0]).shape
+        bends = self.frame_bends if len(self.frame_bends) == len(clip) else (None,) * len(clip)
+        shape = self.sample_frame(clip.frames[0], phases[0], bends[0]).shape
         out = np.empty((len(clip), *shape), dtype=np.uint8)
         for t, frame in enumerate(clip.frames):
-            cells = self.sample_frame(frame, phases[t])
+            cells = self.sample_frame(frame, phases[t], bends[t])
             out[t] = (
                 cells[: shape[0], : shape[1]]
                 if cells.shape[:2] >= shape[:2]
@@ -288,15 +304,19 @@ def detect(
     k = int(np.argmax(scores))
     pitch, conf = float(fine[k]), float(scores[k])
     skew = _skew(prof_x, px[0][1], prof_y, py[0][1], pitch, len(pick))
-    phases = [_phase(ex, ey, pitch, skew) for ex, ey in every]
-    smooth = _smooth_phases(phases, pitch)
+    measured = [_phase(ex, ey, pitch, skew) for ex, ey in every]
+    smooth = _smooth_phases([(m[0], m[1]) for m in measured], pitch)
+    bends = _smooth_bends([(m[2], m[3]) for m in measured])
     return Grid(
         pitch=pitch,
         phase_x=smooth[0][0],
         phase_y=smooth[0][1],
         skew=skew,
         confidence=conf,
-        frame_phases=tuple(smooth) if t > 1 else (),
+        frame_phases=tuple(smooth),
+        frame_bends=tuple(bends),
+        bend_rows=tuple(float(c) for c in every[0][0][1]),
+        bend_cols=tuple(float(c) for c in every[0][1][1]),
     )
 
 
@@ -328,18 +348,42 @@ def _phase(
     along_y: tuple[NDArray[np.float64], NDArray[np.float64]],
     pitch: float,
     skew: float,
-) -> tuple[float, float]:
-    """Where the cell boundaries sit in a frame (x, y), in pixels modulo the pitch, from its
-    edge profiles."""
-    out = []
+) -> tuple[float, float, tuple[float, ...], tuple[float, ...]]:
+    """Where the cell boundaries sit in a frame, from its edge profiles: the phase (x, y) in
+    pixels modulo the pitch, and per strip how far the lines bend away from that comb."""
+    phases: list[float] = []
+    bends: list[tuple[float, ...]] = []
     for (prof, centres), sign in ((along_x, 1.0), (along_y, -1.0)):
         x = np.arange(prof.shape[1]) + 0.5
         # Undo the skew per strip before adding strips up.
         shifts = sign * skew * centres
         phasor = np.exp(2j * np.pi * (x[None, :] - shifts[:, None]) / pitch)
-        res = (prof * phasor).sum()
-        out.append(float((np.angle(res) * pitch / (2 * np.pi)) % pitch))
-    return out[0], out[1]
+        per_strip = (prof * phasor).sum(axis=1)
+        res = per_strip.sum()
+        phases.append(float((np.angle(res) * pitch / (2 * np.pi)) % pitch))
+        # Each strip's own offset from the comb, shrunk towards 0 where its evidence is
+        # weak, then smoothed across neighbouring strips (lines bend slowly).
+        mag = np.abs(per_strip)
+        offset = np.angle(per_strip * np.conj(res)) * pitch / (2 * np.pi)
+        offset *= mag / (mag + 0.5 * (mag.mean() + 1e-12))
+        offset = np.convolve(np.pad(offset, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+        bends.append(tuple(float(v) for v in offset))
+    return phases[0], phases[1], bends[0], bends[1]
+
+
+def _smooth_bends(
+    bends: list[tuple[tuple[float, ...], tuple[float, ...]]], window: int = 5
+) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+    """Median of each frame's bends with its neighbours' (±2 frames)."""
+    bx = np.array([b[0] for b in bends])
+    by = np.array([b[1] for b in bends])
+    out = []
+    for i in range(len(bends)):
+        lo, hi = max(0, i - window // 2), min(len(bends), i + window // 2 + 1)
+        out.append(
+            (tuple(np.median(bx[lo:hi], axis=0).tolist()), tuple(np.median(by[lo:hi], axis=0).tolist()))
+        )
+    return out
 
 
 def _smooth_phases(
