@@ -51,9 +51,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_CONFIDENCE", "Grid", "detect"]
 
-MIN_CONFIDENCE = 0.2
+MIN_CONFIDENCE = 0.25
 MIN_PITCH = 3.0
 STRIPS = 12
+MIN_LINES = 8  # a grid shows edges on at least this many of its lines per axis
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,10 @@ def detect(
     scores = [score(p) for p in fine]
     k = int(np.argmax(scores))
     pitch, conf = float(fine[k]), float(scores[k])
+    # A few strong edges (one square, a frame border) are coherent at many periods; a grid
+    # shows edges on many of its lines.
+    conf *= min(_lines_with_edges(prof_x, pitch), _lines_with_edges(prof_y, pitch)) / MIN_LINES
+    conf = min(conf, 1.0)
     skew = _skew(prof_x, px[0][1], prof_y, py[0][1], pitch, len(pick))
     measured = [_phase(ex, ey, pitch, skew) for ex, ey in every]
     smooth = _smooth_phases([(m[0], m[1]) for m in measured], pitch)
@@ -318,6 +323,21 @@ def detect(
         bend_rows=tuple(float(c) for c in every[0][0][1]),
         bend_cols=tuple(float(c) for c in every[0][1][1]),
     )
+
+
+def _lines_with_edges(profiles: NDArray[np.float64], pitch: float) -> int:
+    """How many grid lines (of either axis' profile) carry at least a fifth of the strongest
+    line's edge weight, capped at MIN_LINES."""
+    total = profiles.sum(axis=0)
+    _, res = _coherence(total[None, :], pitch)
+    phase = float(np.angle(res[0]) * pitch / (2 * np.pi))
+    x = np.arange(len(total)) + 0.5
+    line = np.round((x - phase) / pitch).astype(np.intp)
+    line -= line.min()
+    weight = np.bincount(line, weights=total)
+    if weight.max() <= 0:
+        return 0
+    return int(min(MIN_LINES, (weight >= 0.2 * weight.max()).sum()))
 
 
 def _skew(
