@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_CONFIDENCE", "Grid", "detect"]
 
-MIN_CONFIDENCE = 0.25
+MIN_CONFIDENCE = 0.22
 MIN_PITCH = 3.0
 STRIPS = 12
 MIN_LINES = 8  # a grid shows edges on at least this many of its lines per axis
