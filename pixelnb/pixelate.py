@@ -32,7 +32,7 @@ __all__ = ["HYSTERESIS", "pixelate"]
 
 # CIELAB units. A pixel keeps its colour unless another is 3 units closer; a pixel whose
 # own colour moved less than 3 units since the last frame keeps it unless another is 8
-# units closer (measured in benchmarks/: flicker 1-3 % -> 0.1-0.8 %, mean ΔE2000 +0.1-0.6).
+# units closer (flicker 0.2-1.0 % on the clips of benchmarks/run.py).
 HYSTERESIS = 3.0
 STILL = 3.0
 STILL_MARGIN = 8.0
