@@ -194,7 +194,7 @@ def _write_html(sprite: Sprite, path: Path, scale: int) -> None:
 section{{margin-bottom:2em}} img{{image-rendering:pixelated;image-rendering:crisp-edges}}</style></head>
 <body><h1>{title}</h1><p>{html.escape(repr(sprite))}</p>
 <section><h2>Animation</h2>{sprite.to_html()}</section>
-<section><h2>Frames</h2><img alt="frame grid" src="data:image/png;base64,{sheet_b64}"
+<section><h2>Frames</h2><img alt="frame grid" style="max-width:100%;height:auto" src="data:image/png;base64,{sheet_b64}"
  width="{sheet.shape[1]}" height="{sheet.shape[0]}"></section>
 <section><h2>Palette</h2>{sprite.palette.to_html(28)}
 <p><code>{" ".join(sprite.palette.hex)}</code></p></section>
