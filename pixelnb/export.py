@@ -191,10 +191,11 @@ def _write_html(sprite: Sprite, path: Path, scale: int) -> None:
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;background:#f4f4f4;color:#222}}
-section{{margin-bottom:2em}} img{{image-rendering:pixelated;image-rendering:crisp-edges}}</style></head>
+section{{margin-bottom:2em}} img{{image-rendering:pixelated;image-rendering:crisp-edges}}
+img.grid{{max-width:100%;height:auto}}</style></head>
 <body><h1>{title}</h1><p>{html.escape(repr(sprite))}</p>
 <section><h2>Animation</h2>{sprite.to_html()}</section>
-<section><h2>Frames</h2><img alt="frame grid" style="max-width:100%;height:auto" src="data:image/png;base64,{sheet_b64}"
+<section><h2>Frames</h2><img class="grid" alt="frame grid" src="data:image/png;base64,{sheet_b64}"
  width="{sheet.shape[1]}" height="{sheet.shape[0]}"></section>
 <section><h2>Palette</h2>{sprite.palette.to_html(28)}
 <p><code>{" ".join(sprite.palette.hex)}</code></p></section>
