@@ -65,6 +65,27 @@ def fake():
         yield server
 
 
+def create(fake, prompt: str = "a cat", key: str = TEST_KEY):
+    """POST a create to the fake over plain HTTP and return the response."""
+    import httpx
+
+    return httpx.post(
+        fake.base_url + "/generations",
+        json={"model": "ray-2", "prompt": prompt},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+def finished(fake, prompt: str = "a cat") -> dict:
+    """A generation the fake has finished (its time stepped past queue and dream)."""
+    import httpx
+
+    gen = create(fake, prompt).json()
+    fake.advance(fake.queue_seconds + fake.dream_seconds + 1)
+    headers = {"Authorization": f"Bearer {TEST_KEY}"}
+    return httpx.get(f"{fake.base_url}/generations/{gen['id']}", headers=headers).json()
+
+
 @pytest.fixture
 def manager(fake, tmp_path):
     """A JobManager on a fresh store, talking to the fake with fast polling and retries."""

@@ -1,23 +1,16 @@
 import asyncio
 import hashlib
-import time
 
-import httpx
 import pytest
 
-from conftest import TEST_KEY
+from conftest import finished
 from pixelnb.download import check_url, download
 from pixelnb.errors import DownloadError
 
 
 @pytest.fixture
 def video_url(fake):
-    headers = {"Authorization": f"Bearer {TEST_KEY}"}
-    gen = httpx.post(
-        fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers
-    ).json()
-    time.sleep(0.25)
-    return httpx.get(f"{fake.base_url}/generations/{gen['id']}", headers=headers).json()["assets"]["video"]
+    return finished(fake)["assets"]["video"]
 
 
 def test_downloads_into_a_content_addressed_file(fake, video_url, tmp_path):

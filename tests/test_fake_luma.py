@@ -4,7 +4,7 @@ import httpx
 import lumaai
 import pytest
 
-from conftest import TEST_KEY
+from conftest import TEST_KEY, create, finished
 from pixelnb.testing import FakeLuma
 
 
@@ -69,11 +69,9 @@ def test_generation_moves_on_the_clock_and_serves_a_real_mp4():
         assert part.status_code == 206 and part.content == fake.video[100:]
 
 
-def test_refused_prompt_fails_with_a_moderation_reason(sdk):
+def test_refused_prompt_fails_with_a_moderation_reason(sdk, fake):
     gen = sdk.generations.create(model="ray-2", prompt="something forbidden")
-    import time
-
-    time.sleep(0.3)
+    fake.advance(1)
     done = sdk.generations.get(gen.id)
     assert done.state == "failed" and "moderation" in done.failure_reason
 
@@ -112,30 +110,16 @@ def test_documented_validation_errors(sdk, body, message):
 
 
 def test_429_with_retry_after_past_ten_active_generations(fake):
-    headers = {"Authorization": f"Bearer {TEST_KEY}"}
     fake.dream_seconds = 60
-    codes = [
-        httpx.post(
-            fake.base_url + "/generations", json={"model": "ray-2", "prompt": f"cat {i}"}, headers=headers
-        ).status_code
-        for i in range(11)
-    ]
+    codes = [create(fake, f"cat {i}").status_code for i in range(11)]
     assert codes == [201] * 10 + [429]
-    r = httpx.post(
-        fake.base_url + "/generations", json={"model": "ray-2", "prompt": "one more"}, headers=headers
-    )
+    r = create(fake, "one more")
     assert r.headers["Retry-After"] == "1" and "concurrent" in r.json()["detail"]
 
 
 def test_429_past_twenty_creates_a_minute():
     with FakeLuma(queue_seconds=0, dream_seconds=0) as fake:
-        headers = {"Authorization": "Bearer k"}
-        codes = [
-            httpx.post(
-                fake.base_url + "/generations", json={"model": "ray-2", "prompt": f"cat {i}"}, headers=headers
-            ).status_code
-            for i in range(21)
-        ]
+        codes = [create(fake, f"cat {i}", key="k").status_code for i in range(21)]
         assert codes == [201] * 20 + [429]
 
 
@@ -148,9 +132,7 @@ def test_injected_faults(fake):
         httpx.get(fake.base_url + "/generations", headers=headers)
     fake.inject("lost", on="create")
     with pytest.raises(httpx.RemoteProtocolError):
-        httpx.post(
-            fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers
-        )
+        create(fake)
     assert fake.creates == 1, "a lost create was still made"
     fake.inject("slow", on="list")
     with pytest.raises(httpx.ReadTimeout):
@@ -158,14 +140,7 @@ def test_injected_faults(fake):
 
 
 def test_truncated_download(fake):
-    headers = {"Authorization": f"Bearer {TEST_KEY}"}
-    gen = httpx.post(
-        fake.base_url + "/generations", json={"model": "ray-2", "prompt": "a cat"}, headers=headers
-    ).json()
-    import time
-
-    time.sleep(0.3)
-    url = httpx.get(f"{fake.base_url}/generations/{gen['id']}", headers=headers).json()["assets"]["video"]
+    url = finished(fake)["assets"]["video"]
     fake.inject("truncate", on="download")
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.get(url)

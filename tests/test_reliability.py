@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 from conftest import TEST_KEY
 from pixelnb import Sprite
@@ -93,11 +92,9 @@ def test_sigkill_while_dreaming_then_resume(tmp_path):
         assert fake.creates == 5
         client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
         m = JobManager(JobStore(store), client=client, poll=PollPolicy(0.05, 0.1))
-        t0 = time.time()
         jobs = m.resume()
         assert len(jobs) == 5
         sprites = [j.result(60) for j in jobs]
         assert all(isinstance(s, Sprite) for s in sprites)
         assert fake.creates == 5, "resuming created new generations"
         assert all(m.store.get(j.id).state == "completed" for j in jobs)
-        assert time.time() - t0 < 30

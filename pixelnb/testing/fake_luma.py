@@ -105,6 +105,7 @@ class FakeLuma:
         self._rng = random.Random(seed)
         self._queued: deque[tuple[str, str]] = deque()  # (where, fault)
         self._create_times: deque[float] = deque()
+        self._advanced = 0.0
         self._lock = threading.Lock()
         self._server = _QuietServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -139,6 +140,15 @@ class FakeLuma:
     def __repr__(self) -> str:
         return f"FakeLuma({self.base_url!r}, {len(self.generations)} generations)"
 
+    # -- time --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """The fake's time: its clock plus every :meth:`advance`."""
+        return self.clock() + self._advanced
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's time on, so tests step generations forward without sleeping."""
+        self._advanced += seconds
+
     # -- faults -------------------------------------------------------------------------------
     def inject(self, fault: str, on: str = "any", times: int = 1) -> None:
         """Make the next ``times`` calls of kind ``on`` (create, get, list, delete, download,
@@ -164,7 +174,7 @@ class FakeLuma:
         """The generation as a client sees it now, advanced on the clock."""
         if gen["state"] in ("completed", "failed"):
             return gen
-        age = self.clock() - gen["_t0"]
+        age = self.now() - gen["_t0"]
         if age >= self.queue_seconds + self.dream_seconds:
             prompt = (gen["request"].get("prompt") or "").lower()
             if any(w in prompt for w in REFUSED_WORDS):
@@ -241,11 +251,11 @@ class FakeLuma:
             "assets": None,
             "model": body.get("model"),
             "request": request,
-            "_t0": self.clock(),
+            "_t0": self.now(),
         }
         self.generations[gen_id] = gen
         self.creates += 1
-        self._create_times.append(self.clock())
+        self._create_times.append(self.now())
         return gen
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -389,7 +399,7 @@ class FakeLuma:
                     self._error(400, str(exc))
                     return
                 with fake._lock:
-                    now = fake.clock()
+                    now = fake.now()
                     while fake._create_times and now - fake._create_times[0] >= 60.0:
                         fake._create_times.popleft()
                     if len(fake._create_times) >= fake.creates_per_minute:
