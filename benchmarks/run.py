@@ -129,6 +129,27 @@ def quality(gif: Path, ref: np.ndarray) -> tuple[float, float]:
     return de, flicker
 
 
+def convert(clip: Path, out: Path, *extra: str) -> list[str]:
+    """The `pixelnb convert` command the benchmark times."""
+    return [
+        sys.executable,
+        "-m",
+        "pixelnb",
+        "convert",
+        str(clip),
+        "-o",
+        str(out),
+        "--size",
+        "64",
+        "--colors",
+        "16",
+        "--fps",
+        "12",
+        "-q",
+        *extra,
+    ]
+
+
 def warm(clip: Path, out: Path, repeat: int) -> tuple[float, float]:
     """Seconds for pixelnb and for the nonref decode floor in an already running process
     (as in a notebook, where start-up and imports are paid once), after a warm-up run."""
@@ -187,39 +208,8 @@ def main() -> None:
         outs = {k: WORK / f"{clip.stem}.{k}.gif" for k in tools}
         vf = f"fps=12,scale={w}:{h}:flags=area,split[a][b];[a]palettegen=max_colors=16[p];[b][p]paletteuse"
         cmds = {
-            "pixelnb": [
-                py,
-                "-m",
-                "pixelnb",
-                "convert",
-                str(clip),
-                "-o",
-                str(outs["pixelnb"]),
-                "--size",
-                "64",
-                "--colors",
-                "16",
-                "--fps",
-                "12",
-                "-q",
-            ],
-            "pixelnb-exact": [
-                py,
-                "-m",
-                "pixelnb",
-                "convert",
-                str(clip),
-                "-o",
-                str(outs["pixelnb-exact"]),
-                "--size",
-                "64",
-                "--colors",
-                "16",
-                "--fps",
-                "12",
-                "--exact",
-                "-q",
-            ],
+            "pixelnb": convert(clip, outs["pixelnb"]),
+            "pixelnb-exact": convert(clip, outs["pixelnb-exact"], "--exact"),
             "ffmpeg": [ff, "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, str(outs["ffmpeg"])],
             "ffmpeg-nodither": [
                 ff,

@@ -52,9 +52,14 @@ def sheet_layout(n: int, columns: int | None = None) -> tuple[int, int]:
     return cols, max(1, math.ceil(n / cols))
 
 
-def _upscale_indices(idx: NDArray[np.uint8], scale: int) -> NDArray[np.uint8]:
+def check_scale(scale: int) -> None:
+    """Refuse an upscale factor that is not a whole number from 1 to 64."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
         raise OptionError(f"scale must be a whole number from 1 to 64, got {scale!r}")
+
+
+def _upscale_indices(idx: NDArray[np.uint8], scale: int) -> NDArray[np.uint8]:
+    check_scale(scale)
     return idx if scale == 1 else idx.repeat(scale, axis=-2).repeat(scale, axis=-1)
 
 
@@ -208,7 +213,7 @@ def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) ->
     """Write ``sprite`` to ``path`` in the format its extension names (see Sprite.save)."""
     p = Path(path)
     ext = p.suffix.lower()
-    _upscale_indices(sprite.indices[:1], scale)  # validates scale before touching the disk
+    check_scale(scale)  # before touching the disk
     if p.is_dir() or ext == "" or str(path).endswith(("/", os.sep)):
         _write_frames(sprite, p, scale)
         return p

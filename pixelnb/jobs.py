@@ -390,12 +390,13 @@ class JobManager:
 
     def _reuse(self, rec: JobRecord) -> None:
         """Point a new record at an earlier generation of the same request, if any."""
-        for prior in self.store.with_hash(rec.request_hash):
+        priors = self.store.with_hash(rec.request_hash)
+        for prior in priors:
             if prior.video_path and Path(prior.video_path).is_file():
                 rec.luma_id, rec.video_url = prior.luma_id, prior.video_url
                 rec.video_path, rec.video_sha256 = prior.video_path, prior.video_sha256
                 return
-        for prior in self.store.with_hash(rec.request_hash):
+        for prior in priors:
             if prior.luma_id and not (prior.state == "failed" and prior.error_type not in _RESUMABLE_ERRORS):
                 rec.luma_id = prior.luma_id  # follow (or re-download) it: no second payment
                 return

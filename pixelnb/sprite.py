@@ -172,8 +172,9 @@ class Sprite:
 
 
 def _upscale(rgb: NDArray[np.uint8], scale: int) -> NDArray[np.uint8]:
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
-        raise OptionError(f"scale must be a whole number from 1 to 64, got {scale!r}")
+    from pixelnb.export import check_scale
+
+    check_scale(scale)
     if scale == 1:
         return rgb
     return rgb.repeat(scale, axis=-3).repeat(scale, axis=-2)

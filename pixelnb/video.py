@@ -202,7 +202,7 @@ def fit_size(src_w: int, src_h: int, size: Size | None) -> tuple[int, int]:
 
 
 def _targets(
-    fps: float | None, frames: int | None, start: float, end: float | None, src_fps: float
+    fps: float | None, frames: int | None, start: float, end: float | None
 ) -> Iterator[float] | None:
     """The wanted times, ascending; None means every frame in the span."""
     if fps is None and frames is None:
@@ -228,6 +228,18 @@ def _targets(
 
 def _out_size(w: int, h: int, size: SizeRule) -> tuple[int, int]:
     return size(w, h) if callable(size) else fit_size(w, h, size)
+
+
+def _out_fps(
+    fps: float | None, frames: int | None, start: float, span_end: float | None, src_fps: float
+) -> float:
+    """The rate a clip plays at: the one asked for, else its frames spread over the span,
+    else the source's."""
+    if fps is not None:
+        return fps
+    if frames and span_end and span_end > start:
+        return frames / (span_end - start)
+    return src_fps
 
 
 def _rotate(img: NDArray[np.uint8], rotation: int) -> NDArray[np.uint8]:
@@ -355,12 +367,8 @@ def _sample_pyav(
         span_end = end if end is not None else duration
         if frames is not None and fps is None and span_end is None:
             raise VideoError(p, "the file does not say how long it is; pass end= or fps=")
-        targets = _targets(fps, frames, start, span_end, src_fps)
-        out_fps = (
-            fps
-            if fps is not None
-            else (frames / (span_end - start) if frames and span_end and span_end > start else src_fps)
-        )
+        targets = _targets(fps, frames, start, span_end)
+        out_fps = _out_fps(fps, frames, start, span_end, src_fps)
         collector: _Collector | None = None
         prev: tuple[Any, float] | None = None
         target = next(targets, None) if targets is not None else None
@@ -486,7 +494,7 @@ def _sample_decord(
         ts = ts - ts.min() if n else ts
         src_fps = float(reader.get_avg_fps()) or 25.0
         span_end = end if end is not None else (info.duration or (ts[-1] + 1.0 / src_fps if n else 0.0))
-        targets = _targets(fps, frames, start, span_end, src_fps)
+        targets = _targets(fps, frames, start, span_end)
         if targets is None:
             hi = end if end is not None else np.inf
             picks = np.nonzero((ts >= start - 1e-6) & (ts < hi))[0]
@@ -515,11 +523,7 @@ def _sample_decord(
                 progress(min(1.0, (i + len(chunk)) / len(picks)))
     finally:
         del reader
-    out_fps = (
-        fps
-        if fps is not None
-        else (frames / (span_end - start) if frames and span_end and span_end > start else src_fps)
-    )
+    out_fps = _out_fps(fps, frames, start, span_end, src_fps)
     meta = {
         "backend": "decord",
         "source_fps": src_fps,
