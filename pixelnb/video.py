@@ -36,6 +36,9 @@ Progress = Callable[[float], None]
 
 MAX_PIXELS = 8192 * 8192  # larger than any camera makes; beyond it a header is lying
 _CHUNK = 16  # decord batch size
+# Two frames this close to a wanted time are a tie (the earlier wins): both backends
+# compute times in floating point from different time bases.
+_TIE = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -370,7 +373,8 @@ def _sample_pyav(
         targets = _targets(fps, frames, start, span_end)
         out_fps = _out_fps(fps, frames, start, span_end, src_fps)
         collector: _Collector | None = None
-        prev: tuple[Any, float] | None = None
+        prev: tuple[Any, float, int] | None = None
+        seq = -1
         target = next(targets, None) if targets is not None else None
         last_t = -1.0
         interp = interpolation
@@ -378,7 +382,7 @@ def _sample_pyav(
         # One reformatter for the whole clip: it keeps its scaler, which is costly to set up.
         reformatter = av.video.reformatter.VideoReformatter()
 
-        def emit(frame: Any, t: float) -> None:
+        def emit(frame: Any, t: float, seq: int) -> None:
             nonlocal collector
             if collector is None:
                 rot = _rotation_of(frame)
@@ -390,12 +394,15 @@ def _sample_pyav(
                 arr: NDArray[np.uint8] = np.asarray(out.to_ndarray(), dtype=np.uint8)
                 return arr
 
-            collector.add(id(frame), t, convert)
+            # The frame's place in decode order says whether it was picked before; id()
+            # would not: Python reuses the id of a freed frame for a new picture.
+            collector.add(seq, t, convert)
 
         try:
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
+                seq += 1
                 t = float(frame.pts * stream.time_base) - t0
                 last_t = max(last_t, t)
                 if progress is not None and span_end:
@@ -406,18 +413,18 @@ def _sample_pyav(
                     if end is not None and t >= end:
                         stopped_early = True
                         break
-                    emit(frame, t)
+                    emit(frame, t, seq)
                     continue
                 while target is not None and t >= target:
-                    if prev is not None and abs(prev[1] - target) <= abs(t - target):
+                    if prev is not None and abs(prev[1] - target) <= abs(t - target) + _TIE:
                         emit(*prev)
                     else:
-                        emit(frame, t)
+                        emit(frame, t, seq)
                     target = next(targets, None)
                 if target is None:
                     stopped_early = True
                     break
-                prev = (frame, t)
+                prev = (frame, t, seq)
         except av.error.FFmpegError as exc:
             got = collector.clip(out_fps, p, {}) if collector else None
             raise VideoError(
@@ -458,6 +465,37 @@ def _already_sized(frame: NDArray[np.uint8]) -> Callable[[int, int], NDArray[np.
     return lambda _w, _h: frame
 
 
+def _decord_reader(
+    decord: Any, p: Path, size: tuple[int, int], src: tuple[int, int], rot: int
+) -> tuple[Any, tuple[int, int]]:
+    """A decord reader and the size it decodes at: ``size`` when decord's scaler can give
+    it, else the smallest multiple of it that works (resized to ``size`` afterwards).
+
+    decord 0.6 fails some output sizes ("DECORDArrayCopyFromTo: The size must exactly
+    match", e.g. 8x5 or 16x9 of a 568x320 clip), so one frame is read to find out.
+    """
+    sw, sh = (src[1], src[0]) if rot in (90, 270) else src
+    w, h = size
+    tried = []
+    for k in (1, 2, 3, 4, 6, 8):
+        dw, dh = (min(w * k, sw), min(h * k, sh)) if k > 1 else (w, h)
+        if (dw, dh) in tried:
+            continue
+        tried.append((dw, dh))
+        reader = decord.VideoReader(str(p), ctx=decord.cpu(0), width=dw, height=dh, num_threads=2)
+        try:
+            shape = reader.get_batch([0]).asnumpy().shape
+        except decord.DECORDError:
+            del reader
+            continue
+        if shape[1:3] == (dh, dw):
+            reader.seek(0)
+            return reader, (dw, dh)
+        del reader
+    reader = decord.VideoReader(str(p), ctx=decord.cpu(0), num_threads=2)
+    return reader, (sw, sh)
+
+
 def _sample_decord(
     p: Path,
     fps: float | None,
@@ -485,9 +523,10 @@ def _sample_decord(
             if (first[1], first[0]) == (info.width, info.height):
                 rot = 0
         w, h = (out_h, out_w) if rot in (90, 270) else (out_w, out_h)
-        reader = decord.VideoReader(str(p), ctx=decord.cpu(0), width=w, height=h, num_threads=2)
+        reader, (dw, dh) = _decord_reader(decord, p, (w, h), (info.width, info.height), rot)
     except Exception as exc:  # decord raises its own DECORDError for every failure
         raise VideoError(p, f"decord cannot read it ({exc})") from None
+    shrink = (dw, dh) != (w, h)
     try:
         n = len(reader)
         ts = np.asarray(reader.get_frame_timestamp(np.arange(n)))[:, 0].astype(np.float64)
@@ -506,7 +545,7 @@ def _sample_decord(
             wanted = wanted[(wanted < limit) & (wanted - last < 2.0 / src_fps)]
             right = np.clip(np.searchsorted(ts, wanted, side="left"), 0, n - 1)
             left = np.clip(right - 1, 0, n - 1)
-            use_left = np.abs(ts[left] - wanted) <= np.abs(ts[right] - wanted)
+            use_left = np.abs(ts[left] - wanted) <= np.abs(ts[right] - wanted) + _TIE
             picks = np.where(use_left, left, right)
             times = ts[picks]
         if len(picks) == 0:
@@ -516,6 +555,10 @@ def _sample_decord(
             chunk = picks[i : i + _CHUNK]
             uniq = np.unique(chunk)
             batch = reader.get_batch(list(uniq)).asnumpy()
+            if shrink:
+                from pixelnb.resize import resize_frames
+
+                batch = resize_frames(batch, (w, h), "area")
             lookup = {int(u): batch[j] for j, u in enumerate(uniq)}
             for idx, t in zip(chunk, times[i : i + _CHUNK], strict=True):
                 collector.add(int(idx), float(t), _already_sized(lookup[int(idx)]))
