@@ -25,6 +25,7 @@ from pixelnb.errors import (
     RequestError,
     VideoError,
 )
+from pixelnb.options import PixelOptions
 from pixelnb.palette import PRESETS, Palette
 from pixelnb.pixelate import pixelate
 from pixelnb.sprite import Sprite
@@ -37,7 +38,6 @@ __version__ = "0.1.0"
 _LAZY = {
     "Job": "pixelnb.jobs",
     "JobManager": "pixelnb.jobs",
-    "PixelOptions": "pixelnb.jobs",
     "credits": "pixelnb.jobs",
     "generate": "pixelnb.jobs",
     "resume": "pixelnb.jobs",
@@ -47,7 +47,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from pixelnb.jobs import Job, JobManager, PixelOptions, credits, generate, resume
+    from pixelnb.jobs import Job, JobManager, credits, generate, resume
     from pixelnb.widgets import FrameGrid, Player, Studio
 
 

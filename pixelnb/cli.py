@@ -12,9 +12,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from pixelnb.errors import PixelnbError
+
+if TYPE_CHECKING:
+    from pixelnb.options import PixelOptions
 
 __all__ = ["main"]
 
@@ -100,8 +103,20 @@ def _add_pixel_options(p: argparse.ArgumentParser, grid_default: str = "off") ->
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: newlines in a file name are shown as \\n."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pixelnb", description="Pixel-art animations from videos.")
+    parser = _Parser(prog="pixelnb", description="Pixel-art animations from videos.")
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a video file to pixel art")
     conv.add_argument("input", help="a video file (mp4, mov, webm, ...)")
@@ -145,21 +160,20 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
     fake.add_argument("--queue-seconds", type=float, default=2.0)
     fake.add_argument("--dream-seconds", type=float, default=8.0)
+    fake.add_argument(
+        "--state", default=None, help="a JSON file that keeps the generations across restarts of the fake"
+    )
     return parser
 
 
 def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
-    from pixelnb.pixelate import pixelate
+    from pixelnb.export import check_target
+    from pixelnb.pixelate import pixelate_with
 
-    sprite = pixelate(
-        args.input,
-        **_pixel_options(args),
-        start=args.start,
-        end=args.end,
-        backend=args.backend,
-        exact=args.exact,
-        progress=bar,
-    )
+    opts = _pixel_options(args)
+    opts.check_output(args.scale)
+    check_target(args.output)  # before decoding: a typo in -o should not cost a conversion
+    sprite = pixelate_with(args.input, opts, progress=bar)
     bar("writing", 0.0)
     out = sprite.save(args.output, scale=args.scale)
     bar("writing", 1.0)
@@ -182,16 +196,23 @@ def _demo(args: argparse.Namespace, bar: ProgressBar) -> list[Path]:
     return paths
 
 
-def _pixel_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "size": args.size,
-        "colors": args.colors,
-        "palette": args.palette,
-        "dither": args.dither,
-        "fps": args.fps,
-        "downscale": args.downscale,
-        "grid": args.grid,
-    }
+def _pixel_options(args: argparse.Namespace) -> PixelOptions:
+    """The command's pixel options, checked (an OptionError names the bad one)."""
+    from pixelnb.options import PixelOptions
+
+    return PixelOptions(
+        size=args.size,
+        colors=args.colors,
+        palette=args.palette,
+        dither=args.dither,
+        fps=args.fps,
+        downscale=args.downscale,
+        grid=args.grid,
+        start=args.start,
+        end=args.end,
+        backend=args.backend,
+        exact=args.exact,
+    )
 
 
 def _follow(job: object, bar: ProgressBar) -> None:
@@ -231,28 +252,32 @@ def _print_states(job: object) -> None:
 def _generate(args: argparse.Namespace, bar: ProgressBar) -> int:
     import asyncio
 
-    from pixelnb.jobs import JobManager, generate
+    from pixelnb.export import check_target
+    from pixelnb.jobs import JobManager
+    from pixelnb.luma import GenerationRequest
 
     keyframes: dict[str, str] | None = None
     if args.keyframe or args.end_keyframe:
         keyframes = {k: v for k, v in (("frame0", args.keyframe), ("frame1", args.end_keyframe)) if v}
-    out = Path(args.output)
+    # Everything that can be checked here is checked before anything is paid for.
+    opts = _pixel_options(args)
+    opts.check_output(args.scale)
+    out = check_target(args.output)
+    request = GenerationRequest.build(
+        args.prompt,
+        model=args.model,
+        aspect_ratio=args.aspect_ratio,
+        duration=args.duration,
+        resolution=args.resolution,
+        loop=args.loop,
+        keyframes=keyframes,
+        concepts=args.concept,
+    )
 
     async def run() -> int:
         manager = JobManager(args.store)
-        job = generate(
-            args.prompt,
-            model=args.model,
-            aspect_ratio=args.aspect_ratio,
-            duration=args.duration,
-            resolution=args.resolution,
-            loop=args.loop,
-            keyframes=keyframes,
-            concepts=args.concept,
-            pixel=_pixel_options(args),
-            fresh=args.fresh,
-            manager=manager,
-        )
+        manager.client.require_key()
+        job = manager.submit(request, opts, fresh=args.fresh)
         manager.store.update(job.id, outputs=[str(out.resolve())])  # a resumed job writes here too
         _follow(job, bar)
         try:
@@ -326,6 +351,7 @@ def _fake_luma(args: argparse.Namespace) -> int:
         port=args.port,
         queue_seconds=args.queue_seconds,
         dream_seconds=args.dream_seconds,
+        state=args.state,
     )
     fake.start()
     print(f"fake Dream Machine API on {fake.base_url}", flush=True)
@@ -342,7 +368,10 @@ def _fake_luma(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input, with a one-line message)."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed on one line
+        return int(exc.code or 0)
     bar = ProgressBar(sys.stderr, enabled=False if getattr(args, "quiet", False) else None)
     try:
         if args.command == "convert":
@@ -360,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fake_luma(args)
     except PixelnbError as exc:
         bar.close()
-        print(f"pixelnb: error: {exc}", file=sys.stderr)
+        print(f"pixelnb: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         bar.close()
@@ -368,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as exc:
         bar.close()
-        print(f"pixelnb: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        what = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        print(f"pixelnb: error: {_one_line(what)}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,26 +1,33 @@
 """Fetch a finished video: streamed, size-capped, type-checked, resumable, hashed, atomic.
 
-The file is written to a ``.part`` name while it arrives and renamed to
-``<sha256>.mp4`` once whole, so the cache is content-addressed and a crash never leaves a
-half file under a final name. A dropped connection resumes with an HTTP ``Range``
-request from the bytes already written.
+The bytes go to a part file named for the download (a job's id), never shared with
+another download. A dropped connection, or a process killed mid-way, resumes with an HTTP
+``Range`` request from the bytes already on disk (``If-Range`` with the server's ETag, so a
+changed file starts over). Once whole, the file is hashed from disk and only then published
+as ``<sha256>.mp4``: the cache is content-addressed and a name always matches its content.
+Every redirect hop is checked before it is followed, and the whole download has a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from pixelnb.errors import DownloadError
+from pixelnb.errors import DiskFull, DownloadError
+from pixelnb.retry import Backoff, retry_after_seconds
 
-__all__ = ["MAX_BYTES", "Downloaded", "download"]
+__all__ = ["MAX_BYTES", "Downloaded", "check_url", "download", "file_sha256"]
 
 MAX_BYTES = 512 * 1024 * 1024  # a 9 s 4k clip is far smaller
+MAX_REDIRECTS = 5
+DEADLINE = 15 * 60.0  # seconds for the whole download, however the server trickles
 _TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
 
 
@@ -29,10 +36,7 @@ class _Retry(Exception):
 
     def __init__(self, what: str, retry_after: str | None) -> None:
         super().__init__(what)
-        try:
-            self.wait: float | None = float(retry_after) if retry_after else None
-        except ValueError:
-            self.wait = None
+        self.wait = retry_after_seconds(retry_after)
 
 
 @dataclass(frozen=True)
@@ -56,74 +60,176 @@ def check_url(url: str, allow_http_loopback: bool = False) -> None:
     raise DownloadError(f"refusing to download from {parts.scheme or 'a relative'} URL {url!r}; https only")
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's content, read in blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _disk_full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _publish(part: Path, folder: Path) -> Downloaded:
+    """Hash the part file and move it to ``<sha256>.mp4`` (an existing file of that name
+    is kept only if its content matches it)."""
+    sha = file_sha256(part)
+    size = part.stat().st_size
+    final = folder / f"{sha}.mp4"
+    if final.exists() and final.stat().st_size == size and file_sha256(final) == sha:
+        part.unlink(missing_ok=True)
+    else:
+        os.replace(part, final)
+    return Downloaded(final, sha, size)
+
+
 async def download(
     url: str,
     folder: Path,
     *,
+    name: str | None = None,
     max_bytes: int = MAX_BYTES,
     allow_http_loopback: bool = False,
     timeout: float = 60.0,
+    deadline: float = DEADLINE,
     attempts: int = 5,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> Downloaded:
-    """Download ``url`` into ``folder`` as ``<sha256>.mp4`` and return where it went."""
+    """Download ``url`` into ``folder`` as ``<sha256>.mp4`` and return where it went.
+
+    ``name`` names the part file (a job's id, so the download survives a restart of its
+    process and resumes from where it stopped); by default it is unique to this call.
+    ``timeout`` bounds each read, ``deadline`` the whole download.
+    """
     import httpx
 
     check_url(url, allow_http_loopback)
-    folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f".{hashlib.sha256(url.encode()).hexdigest()[:16]}.part"
-    part.unlink(missing_ok=True)
-    digest = hashlib.sha256()
-    written = 0
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if _disk_full(exc):
+            raise DiskFull(folder, "the video") from None
+        raise
+    part = folder / f".{name or os.urandom(8).hex()}.part"
+    etag_file = part.with_name(part.name + ".etag")
+    etag = etag_file.read_text().strip() if etag_file.exists() and part.exists() else None
+    written = part.stat().st_size if part.exists() else 0
     total: int | None = None
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True) as http:
-        for attempt in range(attempts):
-            headers = {"Range": f"bytes={written}-"} if written else {}
-            try:
-                async with http.stream("GET", url, headers=headers) as resp:
-                    check_url(str(resp.url), allow_http_loopback)  # redirects too
-                    if resp.status_code == 200 and written:
-                        # The server ignored the range: start over.
-                        written, digest = 0, hashlib.sha256()
-                        part.unlink(missing_ok=True)
-                    elif resp.status_code == 429 or resp.status_code >= 500:
-                        raise _Retry(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
-                    elif resp.status_code not in (200, 206):
-                        raise DownloadError(f"the video URL answered HTTP {resp.status_code}")
-                    ctype = resp.headers.get("content-type", "").lower()
-                    if not ctype.startswith(_TYPES):
-                        raise DownloadError(f"the video URL sent {ctype or 'no content type'}, not a video")
-                    length = resp.headers.get("content-length")
-                    if length is not None:
-                        total = written + int(length)
-                        if total > max_bytes:
-                            raise DownloadError(f"the video is {total} bytes, over the {max_bytes}-byte cap")
-                    with part.open("ab") as f:
-                        async for chunk in resp.aiter_bytes(1 << 16):
-                            written += len(chunk)
-                            if written > max_bytes:
-                                raise DownloadError(f"the video passed the {max_bytes}-byte cap")
-                            f.write(chunk)
-                            digest.update(chunk)
-                            if progress is not None:
-                                progress(written, total)
-                if total is not None and written < total:
-                    raise httpx.RemoteProtocolError("the body ended early")
-                break
-            except (httpx.TransportError, _Retry) as exc:
-                if attempt == attempts - 1:
-                    part.unlink(missing_ok=True)
-                    what = str(exc) if isinstance(exc, _Retry) else exc.__class__.__name__
-                    raise DownloadError(f"the download kept failing after {written} bytes ({what})") from None
-                wait = exc.wait if isinstance(exc, _Retry) and exc.wait is not None else 0.2 * 2**attempt
-                await asyncio.sleep(min(wait, 10.0))
-            except DownloadError:
-                part.unlink(missing_ok=True)
-                raise
-    if written == 0:
+    backoff = Backoff(initial=0.2, maximum=10.0, jitter=0.0)
+    started = time.monotonic()
+    keep = False  # whether the part file is worth resuming from
+
+    def cleanup() -> None:
         part.unlink(missing_ok=True)
+        etag_file.unlink(missing_ok=True)
+
+    async def get(http: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+        """GET with every redirect hop checked before it is followed."""
+        target = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            req = http.build_request("GET", target, headers=headers)
+            resp = await http.send(req, stream=True)
+            if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                await resp.aclose()
+                target = urljoin(target, resp.headers["location"])
+                check_url(target, allow_http_loopback)
+                continue
+            return resp
+        raise DownloadError(f"the video URL redirected more than {MAX_REDIRECTS} times (a redirect loop?)")
+
+    async def run() -> None:
+        nonlocal written, total, etag, keep
+        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0)) as http:
+            for attempt in range(attempts):
+                headers = {"Range": f"bytes={written}-"} if written else {}
+                if written and etag:
+                    headers["If-Range"] = etag
+                try:
+                    resp = await get(http, headers)
+                    try:
+                        if resp.status_code == 416 and written:
+                            written = 0  # the part is not a prefix of this file: start over
+                            cleanup()
+                            raise _Retry("HTTP 416", "0")
+                        if resp.status_code == 200 and written:
+                            written = 0  # the server ignored the range (or the file changed)
+                            cleanup()
+                        elif resp.status_code == 429 or resp.status_code >= 500:
+                            raise _Retry(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
+                        elif resp.status_code not in (200, 206):
+                            raise DownloadError(
+                                f"the video URL answered HTTP {resp.status_code}",
+                                status_code=resp.status_code,
+                            )
+                        ctype = resp.headers.get("content-type", "").lower()
+                        if not ctype.startswith(_TYPES):
+                            raise DownloadError(
+                                f"the video URL sent {ctype or 'no content type'}, not a video"
+                            )
+                        length = resp.headers.get("content-length")
+                        if length is not None and length.isdigit():
+                            total = written + int(length)
+                            if total > max_bytes:
+                                raise DownloadError(
+                                    f"the video is {total} bytes, over the {max_bytes}-byte cap"
+                                )
+                        if resp.headers.get("etag"):
+                            etag = resp.headers["etag"]
+                            etag_file.write_text(etag)
+                        with part.open("ab") as f:
+                            async for chunk in resp.aiter_bytes(1 << 16):
+                                if written + len(chunk) > max_bytes:
+                                    raise DownloadError(f"the video passed the {max_bytes}-byte cap")
+                                f.write(chunk)
+                                written += len(chunk)
+                                if progress is not None:
+                                    progress(written, total)
+                    finally:
+                        await resp.aclose()
+                    if total is not None and written < total:
+                        raise httpx.RemoteProtocolError("the body ended early")
+                    return
+                except (httpx.TransportError, _Retry) as exc:
+                    if attempt == attempts - 1:
+                        keep = True
+                        what = str(exc) if isinstance(exc, _Retry) else exc.__class__.__name__
+                        raise DownloadError(
+                            f"the download kept failing after {written} bytes ({what}); "
+                            "resuming continues from there"
+                        ) from None
+                    wait = exc.wait if isinstance(exc, _Retry) and exc.wait is not None else backoff.next()
+                    remaining = deadline - (time.monotonic() - started)
+                    await asyncio.sleep(max(0.0, min(wait, 10.0, remaining)))
+
+    try:
+        await asyncio.wait_for(run(), deadline)
+    except asyncio.TimeoutError:
+        keep = True
+        raise DownloadError(
+            f"the download did not finish within {deadline:g} s ({written} bytes so far); "
+            "resuming continues from there"
+        ) from None
+    except OSError as exc:
+        if _disk_full(exc):
+            cleanup()
+            raise DiskFull(folder, "the video") from None
+        raise
+    except DownloadError:
+        if not keep:
+            cleanup()
+        raise
+    if written == 0:
+        cleanup()
         raise DownloadError("the video URL sent an empty file")
-    sha = digest.hexdigest()
-    final = folder / f"{sha}.mp4"
-    os.replace(part, final)
-    return Downloaded(final, sha, written)
+    try:
+        got = _publish(part, folder)
+    except OSError as exc:
+        if _disk_full(exc):
+            cleanup()
+            raise DiskFull(folder, "the video") from None
+        raise
+    etag_file.unlink(missing_ok=True)
+    return got

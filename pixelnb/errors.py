@@ -1,7 +1,25 @@
 """The exceptions pixelnb raises.
 
 Every error a person can cause or meet says what was wrong and what to do about it, and
-derives from :class:`PixelnbError`, so ``except pixelnb.PixelnbError`` catches them all.
+derives from :class:`PixelnbError`, so ``except pixelnb.PixelnbError`` catches them all::
+
+    PixelnbError
+    ├── OptionError          a wrong argument (also a ValueError)
+    ├── PaletteError         a palette that cannot be built (also a ValueError)
+    ├── VideoError           a video that cannot be read (.path, .partial)
+    ├── StoreError           the job store cannot be read or written (.path)
+    ├── DiskFull             no space left to write a video or an export (.path); resumable
+    ├── JobCancelled
+    ├── InternalError        a bug in pixelnb: please report it
+    └── LumaError            what Luma or the network did (.status_code, .luma_id, .job_id,
+        │                    .retry_after, .hint)
+        ├── AuthError
+        ├── RequestError     (also a ValueError)
+        ├── ModerationError
+        ├── QuotaError
+        ├── LumaUnavailable  resumable
+        ├── GenerationFailed
+        └── DownloadError    resumable
 """
 
 from __future__ import annotations
@@ -12,7 +30,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pixelnb.video import Clip
 
-__all__ = ["OptionError", "PaletteError", "PixelnbError", "VideoError"]
+__all__ = [
+    "DiskFull",
+    "InternalError",
+    "OptionError",
+    "PaletteError",
+    "PixelnbError",
+    "StoreError",
+    "VideoError",
+]
 
 
 class PixelnbError(Exception):
@@ -45,16 +71,78 @@ class VideoError(PixelnbError):
 
 
 # -- generating with Luma -------------------------------------------------------------------
+class StoreError(PixelnbError):
+    """The job store file is locked too long, damaged, or not a job store."""
+
+    def __init__(self, path: str | PathLike[str], problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.problem))
+
+
+class DiskFull(PixelnbError, OSError):
+    """No space was left to write a file; nothing partial was kept. Free space and resume."""
+
+    def __init__(self, path: str | PathLike[str], what: str = "the file") -> None:
+        self.path = str(path)
+        self.what = what
+        PixelnbError.__init__(
+            self,
+            f"no space left on the disk to write {what} ({self.path}); nothing partial was kept — "
+            "free some space, then resume (pixelnb jobs resume); nothing is paid again",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.what))
+
+
+class InternalError(PixelnbError):
+    """A bug in pixelnb, not something Luma, the network or the input did."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(f"{message} — this is a bug in pixelnb; please report it with the message")
+
+
 class LumaError(PixelnbError):
-    """Base class of the errors met while generating a video with Luma's Dream Machine."""
+    """Base class of the errors met while generating a video with Luma's Dream Machine.
+
+    Fields a caller can branch on: ``status_code`` (the HTTP answer, if any), ``luma_id``
+    (the generation), ``job_id`` (pixelnb's job), ``retry_after`` (seconds Luma asked to
+    wait) and ``hint`` (what to do), all kept when the job store rebuilds the error.
+    """
 
     hint = ""
+    FIELDS = ("status_code", "luma_id", "job_id", "retry_after")
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status_code: int | None = None,
+        luma_id: str | None = None,
+        job_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.message = message
         if hint is not None:
             self.hint = hint
+        self.status_code = status_code
+        self.luma_id = luma_id
+        self.job_id = job_id
+        self.retry_after = retry_after
         super().__init__(f"{message} — {self.hint}" if self.hint else message)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields, for storing; None values left out."""
+        return {k: getattr(self, k) for k in self.FIELDS if getattr(self, k) is not None}
 
 
 class AuthError(LumaError):

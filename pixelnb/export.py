@@ -8,6 +8,7 @@ carried forward, so a 12 fps animation lasts the right time overall.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -18,14 +19,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pixelnb.errors import OptionError
+from pixelnb.errors import DiskFull, OptionError
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from pixelnb.sprite import Sprite
 
-__all__ = ["FORMATS", "gif_bytes", "png_bytes", "rounded_durations", "save_sprite", "sheet_layout"]
+__all__ = [
+    "FORMATS",
+    "check_target",
+    "gif_bytes",
+    "png_bytes",
+    "rounded_durations",
+    "save_sprite",
+    "sheet_layout",
+]
 
 FORMATS = (".gif", ".png", ".apng", ".webp", ".html")
 
@@ -186,6 +195,28 @@ def _write_frames(sprite: Sprite, folder: Path, scale: int) -> None:
         im.save(folder / f"frame_{i:0{digits}d}.png", format="PNG", optimize=True)
 
 
+def _write_frames_atomic(sprite: Sprite, folder: Path, scale: int) -> None:
+    """Write the frames into a hidden folder beside ``folder``, then move them in: a full
+    disk or a crash leaves no partial set of frames."""
+    import shutil
+    import tempfile
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent))
+    try:
+        _write_frames(sprite, tmp, scale)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the frames folder is not
+        if not folder.exists():
+            os.replace(tmp, folder)  # atomic: the folder appears whole
+            return
+        for old in folder.glob("frame_*.png"):  # a re-export replaces the earlier frames
+            old.unlink()
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, folder / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _write_html(sprite: Sprite, path: Path, scale: int) -> None:
     import base64
     import html
@@ -209,20 +240,68 @@ img.grid{{max-width:100%;height:auto}}</style></head>
     path.write_text(body, encoding="utf-8")
 
 
-def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) -> Path:
-    """Write ``sprite`` to ``path`` in the format its extension names (see Sprite.save)."""
+MAX_OUTPUT_BYTES = 1 << 31  # pixels of all frames after scaling, one byte each
+
+
+def _is_folder_target(path: str | os.PathLike[str]) -> bool:
     p = Path(path)
-    ext = p.suffix.lower()
-    check_scale(scale)  # before touching the disk
-    if p.is_dir() or ext == "" or str(path).endswith(("/", os.sep)):
-        _write_frames(sprite, p, scale)
-        return p
-    if ext not in FORMATS:
+    return p.is_dir() or p.suffix == "" or str(path).endswith(("/", os.sep))
+
+
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """Refuse an output path that cannot be written, before any work is done (or paid).
+
+    The extension must name a format (or the path a folder for PNG frames), the folder it
+    goes in must exist and be writable, and the name must fit the file system's limit.
+    """
+    p = Path(path)
+    name_max = 255
+    with_part = len(os.fsencode(f".{p.name}.part.json"))
+    if with_part > name_max:
         raise OptionError(
-            f"cannot save as {ext!r}: use one of {', '.join(FORMATS)} or a folder for PNG frames"
+            f"the output name is {len(os.fsencode(p.name))} bytes long; use a name under "
+            f"{name_max - (with_part - len(os.fsencode(p.name)))} bytes"
         )
-    if not p.parent.exists():
-        raise OptionError(f"the folder {p.parent} does not exist; create it first")
+    folder = p if _is_folder_target(path) else p.parent
+    if not _is_folder_target(path) and p.suffix.lower() not in FORMATS:
+        raise OptionError(
+            f"cannot save as {p.suffix.lower()!r}: use one of {', '.join(FORMATS)} or a folder for PNG frames"
+        )
+    probe = folder if folder.exists() else folder.parent
+    if not _is_folder_target(path) and not folder.exists():
+        raise OptionError(f"the folder {str(folder)!r} does not exist; create it first")
+    if probe.exists() and not os.access(probe, os.W_OK):
+        raise OptionError(f"cannot write in the folder {str(probe)!r}; choose another output")
+    return p
+
+
+def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) -> Path:
+    """Write ``sprite`` to ``path`` in the format its extension names (see Sprite.save).
+
+    Nothing partial is left behind: a file is written under a hidden ``.part`` name and
+    renamed when whole; a frames folder is written beside its target and renamed in.
+    """
+    check_scale(scale)  # before touching the disk
+    p = check_target(path)
+    total = len(sprite) * sprite.width * sprite.height * scale * scale
+    if total > MAX_OUTPUT_BYTES:
+        raise OptionError(
+            f"{len(sprite)} frames of {sprite.width * scale}x{sprite.height * scale} pixels is too much "
+            f"to write ({total / 2**30:.1f} GiB); use a smaller scale"
+        )
+    try:
+        return _save(sprite, p, scale, folder=_is_folder_target(path))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(p, "the export") from None
+        raise
+
+
+def _save(sprite: Sprite, p: Path, scale: int, folder: bool) -> Path:
+    ext = p.suffix.lower()
+    if folder:
+        _write_frames_atomic(sprite, p, scale)
+        return p
     tmp = p.with_name(f".{p.name}.part")
     writers = {".gif": _write_gif, ".apng": _write_apng, ".webp": _write_webp, ".html": _write_html}
     json_tmp = tmp.with_name(tmp.name + ".json")

@@ -14,35 +14,37 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
+import contextlib
 import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pixelnb import errors as _errors
-from pixelnb.download import MAX_BYTES, download
+from pixelnb.download import MAX_BYTES, download, file_sha256
 from pixelnb.errors import (
     GenerationFailed,
+    InternalError,
     JobCancelled,
     LumaError,
     LumaUnavailable,
     PixelnbError,
+    StoreError,
 )
 from pixelnb.luma import GenerationRequest, LumaClient, PollPolicy, failure_error
-from pixelnb.palette import Palette
+from pixelnb.options import PixelOptions
 from pixelnb.sprite import Sprite
-from pixelnb.store import TERMINAL, JobRecord, JobStore
+from pixelnb.store import LEASE_SECONDS, TERMINAL, JobRecord, JobStore, lease_owner
 
 __all__ = [
     "Job",
     "JobEvent",
     "JobManager",
-    "PixelOptions",
     "Progress",
     "credits",
     "default_manager",
@@ -66,68 +68,12 @@ _SPAN = {
     "cancelled": (1.0, 1.0),
 }
 TYPICAL_DREAM_SECONDS = 150.0  # Luma's typical render time; only shapes the progress bar
-_RESUMABLE_ERRORS = ("LumaUnavailable", "DownloadError")
+# Failures that resuming can carry on from without paying again.
+_RESUMABLE_ERRORS = ("LumaUnavailable", "DownloadError", "DiskFull", "StoreError")
 _CREATING = "sending create"
-
-
-@dataclass(frozen=True)
-class PixelOptions:
-    """The pixel-art options of a job, as :func:`pixelnb.pixelate` takes them."""
-
-    size: int | tuple[int, int] = 64
-    colors: int = 16
-    palette: str | tuple[str, ...] = "auto"
-    dither: str = "none"
-    fps: float | None = 12.0
-    downscale: str = "area"
-    grid: str = "auto"  # Luma's "pixel art" only imitates a grid: find it when it is there
-
-    @classmethod
-    def coerce(cls, value: PixelOptions | dict[str, Any] | None) -> PixelOptions:
-        if value is None:
-            return cls()
-        if isinstance(value, PixelOptions):
-            return value
-        opts = dict(value)
-        pal = opts.get("palette")
-        if isinstance(pal, Palette):
-            opts["palette"] = tuple(pal.hex)
-        elif isinstance(pal, list):
-            opts["palette"] = tuple(pal)
-        if isinstance(opts.get("size"), list):
-            opts["size"] = tuple(opts["size"])
-        unknown = set(opts) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise _errors.OptionError(
-                f"unknown pixel options {sorted(unknown)}; use {sorted(cls.__dataclass_fields__)}"
-            )
-        return cls(**opts)
-
-    def validate(self) -> None:
-        """Check the options now, so a typo fails before anything is paid for."""
-        from pixelnb.palette import resolve_palette
-        from pixelnb.pixelate import _check_choice, _check_colors
-        from pixelnb.quantize import DITHERS
-        from pixelnb.resize import DOWNSCALES
-
-        _check_colors(self.colors)
-        _check_choice("dither", self.dither, DITHERS)
-        _check_choice("downscale", self.downscale, DOWNSCALES)
-        _check_choice("grid", self.grid, ("auto", "off"))
-        resolve_palette(list(self.palette) if isinstance(self.palette, tuple) else self.palette)
-
-    def kwargs(self) -> dict[str, Any]:
-        d = asdict(self)
-        if isinstance(self.palette, tuple):
-            d["palette"] = list(self.palette)
-        return d
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> PixelOptions:
-        return cls.coerce(json.loads(text))
+# A job's pixel options default to a game sprite's rate, and look for the grid Luma's
+# "pixel art" only imitates.
+JOB_DEFAULTS: dict[str, Any] = {"fps": 12.0, "grid": "auto"}
 
 
 @dataclass(frozen=True)
@@ -152,17 +98,51 @@ class JobEvent:
     error: PixelnbError | None = None
 
 
+def _error_fields(err: PixelnbError) -> dict[str, Any]:
+    """What to store of an error besides its text: its hint and the fields to branch on."""
+    if isinstance(err, LumaError):
+        return {"error_hint": err.hint or None, "error_fields": err.fields()}
+    keep = {k: getattr(err, k) for k in ("path", "problem", "what") if isinstance(getattr(err, k, None), str)}
+    return {"error_hint": None, "error_fields": keep}
+
+
 def _error_from(rec: JobRecord) -> PixelnbError | None:
+    """The error a stored job failed with, rebuilt as its own type with its hint and fields."""
     if not rec.error:
         return None
     cls = getattr(_errors, rec.error_type or "", None)
-    if isinstance(cls, type) and issubclass(cls, LumaError):
-        err = cls.__new__(cls)
-        LumaError.__init__(err, rec.error, hint="")
-        return err
-    if isinstance(cls, type) and issubclass(cls, PixelnbError) and cls is not _errors.VideoError:
-        return cls(rec.error)
-    return PixelnbError(rec.error)
+    if not (isinstance(cls, type) and issubclass(cls, PixelnbError)):
+        return PixelnbError(rec.error)
+    err = cls.__new__(cls)
+    Exception.__init__(err, rec.error)
+    if isinstance(err, LumaError):
+        hint = rec.error_hint or ""
+        err.hint = hint
+        err.message = rec.error.removesuffix(f" — {hint}") if hint else rec.error
+        for name in LumaError.FIELDS:
+            setattr(err, name, rec.error_fields.get(name))
+    elif isinstance(err, _errors.InternalError):
+        err.message = rec.error
+    else:
+        for name, value in rec.error_fields.items():
+            setattr(err, name, value)
+    return err
+
+
+def _check_fits(opts: PixelOptions, request: GenerationRequest) -> None:
+    """Refuse a size larger than the video the request will get (pixelnb only shrinks)."""
+    vw, vh = request.frame_size()
+    size = opts.size
+    if isinstance(size, int) and size > max(vw, vh):
+        raise _errors.OptionError(
+            f"size {size} is larger than the {vw}x{vh} video a {request.resolution} "
+            f"{request.aspect_ratio} generation gives; choose at most {max(vw, vh)}"
+        )
+    if isinstance(size, tuple) and (size[0] > vw or size[1] > vh):
+        raise _errors.OptionError(
+            f"size {size[0]}x{size[1]} is larger than the {vw}x{vh} video a {request.resolution} "
+            f"{request.aspect_ratio} generation gives"
+        )
 
 
 class Job:
@@ -320,6 +300,7 @@ class JobManager:
         timeout: float = 30.0,
         allow_http_loopback: bool | None = None,
         max_download_bytes: int = MAX_BYTES,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.store = store if isinstance(store, JobStore) else JobStore(store)
         self.client = client or LumaClient(
@@ -331,7 +312,11 @@ class JobManager:
             self.client.is_loopback if allow_http_loopback is None else allow_http_loopback
         )
         self.max_download_bytes = max_download_bytes
-        self._jobs: dict[str, Job] = {}
+        # Jobs are held while they run (by their task); a finished one only while the caller
+        # holds it, so a long session does not keep every Sprite it ever made.
+        self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
+        self.owner = lease_owner()
+        self.lease_seconds = lease_seconds
         self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._bg_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -377,16 +362,33 @@ class JobManager:
     ) -> Job:
         """Record the job and start it in the background; returns at once."""
         request.validate()
-        opts = PixelOptions.coerce(pixel)
-        opts.validate()
+        opts = PixelOptions.coerce(pixel, **JOB_DEFAULTS)
+        opts.to_json()  # a Grid object cannot be stored: refuse it before paying
+        _check_fits(opts, request)
         rec = JobRecord(
             id=uuid.uuid4().hex, request=request.to_json(), request_hash=request.key(), pixel=opts.to_json()
         )
         if not fresh:
+            running = self._running(rec.request_hash, opts)
+            if running is not None:
+                return running  # one payment per intent: a double submit is the same job
             self._reuse(rec)
+        if not rec.video_path:
+            self.client.require_key()  # no key, no job: say so now, not from the background
         rec.history = [("pending", rec.created_at, "reused" if rec.luma_id else "")]
         self.store.add(rec)
         return self._start(rec)
+
+    def _running(self, request_hash: str, pixel: PixelOptions) -> Job | None:
+        """A job of this manager's, still under way, for the same request and options."""
+        for job in list(self._jobs.values()):
+            if (
+                not job.done()
+                and job.request.key() == request_hash
+                and job.pixel.to_json() == pixel.to_json()
+            ):
+                return job
+        return None
 
     def _reuse(self, rec: JobRecord) -> None:
         """Point a new record at an earlier generation of the same request, if any."""
@@ -463,36 +465,95 @@ class JobManager:
             job._notify()
 
     async def _run(self, job: Job) -> None:
+        renew: asyncio.Task[None] | None = None
         try:
             if job._cancel_requested:
                 raise asyncio.CancelledError
+            await self._lead(job)
+            renew = asyncio.get_running_loop().create_task(self._renew(job))
             sprite = await self._pipeline(job)
             job.sprite = sprite
             self._set(job, "completed", f"{len(sprite)} frames")
             job._done.set_result(sprite)
         except asyncio.CancelledError:
             cancelled = JobCancelled(f"job {job.id[:8]} was cancelled")
-            job.error = cancelled
-            self._set(
-                job, "cancelled", "cancelled by the user", error=str(cancelled), error_type="JobCancelled"
-            )
-            job._done.set_exception(cancelled)
+            self._end(job, "cancelled", cancelled, "cancelled by the user")
         except PixelnbError as err:
-            job.error = err
+            if isinstance(err, LumaError):
+                err.job_id = err.job_id or job.id
+                err.luma_id = err.luma_id or job.luma_id
             log.info("job %s failed: %s", job.id[:8], err)
-            self._set(job, "failed", type(err).__name__, error=str(err), error_type=type(err).__name__)
-            job._done.set_exception(err)
-        except Exception as exc:  # a bug or an unforeseen fault: still end the job cleanly
-            bug = LumaError(f"unexpected {exc.__class__.__name__}: {exc}", hint="please report it")
-            job.error = bug
+            self._end(job, "failed", err, type(err).__name__)
+        except Exception as exc:  # a bug: still end the job cleanly, and say it is one
+            bug = InternalError(f"unexpected {exc.__class__.__name__} in job {job.id[:8]}: {exc}")
             log.exception("job %s failed unexpectedly", job.id[:8])
-            self._set(job, "failed", "LumaError", error=str(bug), error_type="LumaError")
-            job._done.set_exception(bug)
+            self._end(job, "failed", bug, "InternalError")
+        finally:
+            if renew is not None:
+                renew.cancel()
+            with contextlib.suppress(StoreError):  # if it cannot be written, it expires
+                self.store.release(job.id, self.owner)
+
+    def _end(self, job: Job, state: str, err: PixelnbError, detail: str) -> None:
+        """Record how a job ended and end it; if even the store cannot be written, the job
+        still ends (the record keeps its last state, so a resume picks it up again)."""
+        job.error = err
+        try:
+            self._set(job, state, detail, error=str(err), error_type=type(err).__name__, **_error_fields(err))
+        except StoreError as store_err:
+            log.warning("job %s ended %s but the store could not record it: %s", job.id[:8], state, store_err)
+            job.state = state
+            job.progress = Progress(1.0, state)
+            job._notify()
+        if not job._done.done():
+            job._done.set_exception(err)
+
+    async def _lead(self, job: Job) -> None:
+        """Hold the job's lease before following it. While another live process holds it,
+        observe the store instead, until that process ends the job or dies."""
+        wait = min(max(self.poll.initial, 0.01), 1.0)
+        while not self.store.acquire(job.id, self.owner, self.lease_seconds):
+            rec = self.store.get(job.id)
+            if rec is None:
+                raise InternalError(f"job {job.id[:8]} vanished from the store")
+            if rec.state != job.state:
+                job.state, job.history, job.luma_id = rec.state, list(rec.history), rec.luma_id
+                job.progress = Progress(_SPAN.get(rec.state, (0.0, 0.0))[0], rec.state)
+                job._notify()
+            if rec.finished:
+                if rec.state == "completed" or (rec.video_path and Path(rec.video_path).is_file()):
+                    return  # the other process made the video: the pixels are made here
+                err = _error_from(rec) or PixelnbError(f"job {job.id[:8]} {rec.state}")
+                raise err
+            if rec.video_path and Path(rec.video_path).is_file() and rec.state in ("sampling", "pixelating"):
+                return
+            await asyncio.sleep(wait)
+            wait = min(wait * 1.5, 2.0)
+
+    async def _renew(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                if not await asyncio.to_thread(self.store.acquire, job.id, self.owner, self.lease_seconds):
+                    log.warning("job %s: another process took its lease", job.id[:8])
+            except StoreError as err:
+                log.warning("job %s: could not renew its lease: %s", job.id[:8], err)
 
     async def _pipeline(self, job: Job) -> Sprite:
         rec = self.store.get(job.id)
-        assert rec is not None
+        if rec is None:
+            raise InternalError(f"job {job.id[:8]} vanished from the store")
         video = Path(rec.video_path) if rec.video_path else None
+        if video is not None and video.is_file() and rec.video_sha256:
+            got = await asyncio.to_thread(file_sha256, video)
+            if got != rec.video_sha256:
+                # Truncated, overwritten or replaced since it was stored: fetch it again
+                # from the same generation (no new create).
+                log.warning("job %s: the cached video %s changed; downloading it again", job.id[:8], video)
+                self._set(job, "pending", f"the cached video {video.name} changed; downloading it again")
+                self.store.update(job.id, video_path=None, video_sha256=None)
+                rec.video_path = rec.video_sha256 = None
+                video = None
         if video is None or not video.is_file():
             video = await self._generate(job, rec)
         return await self._pixelate(job, video)
@@ -518,6 +579,7 @@ class JobManager:
         got = await download(
             url,
             self.store.video_dir,
+            name=job.id,
             allow_http_loopback=self.allow_http_loopback,
             max_bytes=self.max_download_bytes,
             progress=lambda n, total: self._progress(job, "downloading", n / total if total else 0.5),
@@ -543,7 +605,8 @@ class JobManager:
                     raise GenerationFailed("Luma marked the generation completed but gave no video URL")
                 return gen
             if state == "failed":
-                raise failure_error(gen.get("failure_reason"))
+                reason = gen.get("failure_reason")
+                raise failure_error(self.client.redact(str(reason)) if reason else None)
             waited = loop.time() - start
             if waited > self.poll.deadline:
                 raise LumaUnavailable(
@@ -556,7 +619,7 @@ class JobManager:
             gen = await self.client.get(job.luma_id)
 
     async def _pixelate(self, job: Job, video: Path) -> Sprite:
-        from pixelnb.pixelate import pixelate
+        from pixelnb.pixelate import pixelate_with
 
         loop = asyncio.get_running_loop()
         self._set(job, "sampling", str(video.name))
@@ -574,9 +637,9 @@ class JobManager:
                 loop.call_soon_threadsafe(cb, arr)
 
         sprite = await asyncio.to_thread(
-            pixelate,
+            pixelate_with,
             video,
-            **job.pixel.kwargs(),
+            job.pixel,
             progress=report,
             on_frame=frame if job._frame_listeners else None,
         )

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ from pixelnb.errors import (
     QuotaError,
     RequestError,
 )
+from pixelnb.retry import retry_after_seconds
 
 __all__ = ["GenerationRequest", "LumaClient", "PollPolicy", "failure_error", "resolve_api_key"]
 
@@ -99,6 +101,9 @@ class PollPolicy:
             d = min(self.maximum, d * self.factor)
 
 
+_GENERATION_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def _keyframe(value: Any) -> dict[str, str]:
     if isinstance(value, Mapping):
         kind = value.get("type")
@@ -111,11 +116,15 @@ def _keyframe(value: Any) -> dict[str, str]:
     if luma_id:
         return {"type": "generation", "id": str(luma_id)}
     if isinstance(value, str):
-        if value.startswith(("http://", "https://")):
-            return {"type": "image", "url": value}
-        if value:
-            return {"type": "generation", "id": value}
-    raise RequestError(f"a keyframe must be an image URL or a generation id, got {value!r}")
+        text = value.strip()
+        parts = urlsplit(text)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return {"type": "image", "url": text}
+        if _GENERATION_ID.fullmatch(text):
+            return {"type": "generation", "id": text.lower()}
+    raise RequestError(
+        f"a keyframe must be an http(s) image URL or a Luma generation id (a UUID), got {value!r}"
+    )
 
 
 def normalize_keyframes(keyframes: Any) -> dict[str, dict[str, str]] | None:
@@ -160,7 +169,27 @@ class GenerationRequest:
         keyframes: Any = None,
         concepts: Sequence[str] | None = None,
     ) -> GenerationRequest:
-        """Normalise and validate what a person passes; raises :class:`RequestError`."""
+        """Normalise and validate what a person passes; raises :class:`RequestError`.
+
+        Types are checked, not coerced: ``loop="no"`` is an error, not True, and
+        ``concepts="dolly_zoom"`` is an error, not seven one-letter concepts.
+        """
+        if prompt is not None and not isinstance(prompt, str):
+            raise RequestError(f"the prompt must be text, not {type(prompt).__name__}")
+        if not isinstance(loop, bool):
+            raise RequestError(f"loop must be True or False, not {loop!r}")
+        if isinstance(concepts, (str, bytes)) or not (
+            concepts is None or (isinstance(concepts, Sequence) and all(isinstance(c, str) for c in concepts))
+        ):
+            raise RequestError(f"concepts must be a list of names such as ['dolly_zoom'], not {concepts!r}")
+        for name, value in (
+            ("model", model),
+            ("aspect_ratio", aspect_ratio),
+            ("duration", duration),
+            ("resolution", resolution),
+        ):
+            if not isinstance(value, str):
+                raise RequestError(f"{name} must be text such as {cls.__dataclass_fields__[name].default!r}")
         req = cls(
             prompt=prompt.strip() if isinstance(prompt, str) else prompt,
             model=model,
@@ -202,6 +231,14 @@ class GenerationRequest:
         for c in self.concepts:
             if not isinstance(c, str) or not c:
                 raise RequestError(f"concepts are names such as 'dolly_zoom', got {c!r}")
+
+    def frame_size(self) -> tuple[int, int]:
+        """About how large (w, h) the video Luma renders is: the resolution names the
+        shorter side, the aspect ratio the other."""
+        short = 2160 if self.resolution == "4k" else int(self.resolution.rstrip("p"))
+        a, b = (int(v) for v in self.aspect_ratio.split(":"))
+        long = round(short * max(a, b) / min(a, b))
+        return (long, short) if a >= b else (short, long)
 
     def to_api(self) -> dict[str, Any]:
         """The JSON body of the create call."""
@@ -282,13 +319,7 @@ def _detail(exc: Any) -> str:
 
 def _retry_after(exc: Any) -> float | None:
     response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return None if response is None else retry_after_seconds(response.headers.get("retry-after"))
 
 
 class _Transient(Exception):
@@ -301,28 +332,38 @@ class _Transient(Exception):
         self.sent = sent  # whether the request may have reached the server
 
 
-def _map(exc: BaseException) -> BaseException:
-    """SDK exception -> pixelnb error (or _Transient for retryable ones)."""
+def _map(exc: BaseException, redact: Callable[[str], str] = lambda t: t) -> BaseException:
+    """SDK exception -> pixelnb error (or _Transient for retryable ones). Whatever the
+    server said passes through ``redact`` first: a server may echo the key back."""
     import httpx
     import lumaai
 
+    def said() -> str:
+        return redact(_detail(exc))
+
+    code = getattr(exc, "status_code", None)
     if isinstance(exc, (lumaai.AuthenticationError, lumaai.PermissionDeniedError)):
-        return AuthError(f"Luma refused the API key (HTTP {exc.status_code}): {_detail(exc)}")
+        return AuthError(f"Luma refused the API key (HTTP {code}): {said()}", status_code=code)
     if isinstance(exc, (lumaai.BadRequestError, lumaai.UnprocessableEntityError)):
-        return RequestError(f"Luma refused the request: {_detail(exc)}")
+        return RequestError(f"Luma refused the request: {said()}", status_code=code)
     if isinstance(exc, lumaai.NotFoundError):
         return GenerationFailed(
-            f"Luma has no such generation: {_detail(exc)}",
+            f"Luma has no such generation: {said()}",
             hint="it was deleted or belongs to another key; submit again with fresh=True",
+            status_code=code,
         )
     if isinstance(exc, lumaai.RateLimitError):
-        return _Transient(QuotaError(f"Luma's rate limit: {_detail(exc)}"), _retry_after(exc), sent=False)
-    if isinstance(exc, lumaai.APIStatusError) and exc.status_code == 402:
-        return QuotaError(f"Luma refused the request for lack of credits: {_detail(exc)}")
-    if isinstance(exc, lumaai.APIStatusError) and exc.status_code >= 500:
+        wait = _retry_after(exc)
         return _Transient(
-            LumaUnavailable(f"Luma answered HTTP {exc.status_code}: {_detail(exc)}"),
-            _retry_after(exc),
+            QuotaError(f"Luma's rate limit: {said()}", status_code=code, retry_after=wait), wait, sent=False
+        )
+    if isinstance(exc, lumaai.APIStatusError) and exc.status_code == 402:
+        return QuotaError(f"Luma refused the request for lack of credits: {said()}", status_code=code)
+    if isinstance(exc, lumaai.APIStatusError) and exc.status_code >= 500:
+        wait = _retry_after(exc)
+        return _Transient(
+            LumaUnavailable(f"Luma answered HTTP {code}: {said()}", status_code=code, retry_after=wait),
+            wait,
             sent=True,
         )
     if isinstance(exc, lumaai.APITimeoutError):
@@ -333,7 +374,7 @@ def _map(exc: BaseException) -> BaseException:
         what = "could not connect to Luma" if refused else "the connection to Luma dropped"
         return _Transient(LumaUnavailable(what), None, sent=not refused)
     if isinstance(exc, lumaai.APIStatusError):
-        return LumaError(f"Luma answered HTTP {exc.status_code}: {_detail(exc)}")
+        return LumaError(f"Luma answered HTTP {code}: {said()}", status_code=code)
     return exc
 
 
@@ -404,11 +445,19 @@ class LumaClient:
             self._sdk_loop = loop
         return self._sdk
 
+    def redact(self, text: str) -> str:
+        """``text`` with the API key (and any bearer token of it) masked: for everything a
+        server sends back before it is shown, logged or stored."""
+        key = self.__key
+        if key and key in text:
+            text = text.replace(key, "[redacted]")
+        return text
+
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
         try:
             return await fn()
         except Exception as exc:  # the SDK's exceptions, mapped
-            mapped = _map(exc)
+            mapped = _map(exc, self.redact)
             if mapped is exc:
                 raise
             raise mapped from None

@@ -22,37 +22,23 @@ from numpy.typing import NDArray
 from pixelnb.color import from_space, to_space
 from pixelnb.errors import OptionError
 from pixelnb.grid import Grid
-from pixelnb.palette import MAX_COLORS, MIN_COLORS, Palette, PaletteSpec, fit_palette, resolve_palette
-from pixelnb.quantize import DITHERS, floyd_steinberg, map_indices, ordered_offsets
-from pixelnb.resize import DOWNSCALES, MODE_FACTOR, block_mode, resize_frames
+from pixelnb.options import HYSTERESIS, PixelOptions
+from pixelnb.palette import MIN_COLORS, Palette, PaletteSpec, fit_palette, resolve_palette
+from pixelnb.quantize import floyd_steinberg, map_indices, ordered_offsets
+from pixelnb.resize import MODE_FACTOR, block_mode, resize_frames
 from pixelnb.sprite import Sprite
 from pixelnb.video import Backend, Clip, Size, fit_size, sample
 
-__all__ = ["HYSTERESIS", "pixelate"]
+__all__ = ["HYSTERESIS", "pixelate", "pixelate_with"]
 
-# CIELAB units. A pixel keeps its colour unless another is 3 units closer; a pixel whose
-# own colour moved less than 3 units since the last frame keeps it unless another is 8
-# units closer (flicker 0.2-1.0 % on the clips of benchmarks/run.py).
-HYSTERESIS = 3.0
+# CIELAB units. A pixel keeps its colour unless another is HYSTERESIS (3) units closer; a
+# pixel whose own colour moved less than 3 units since the last frame keeps it unless
+# another is 8 units closer (flicker 0.2-1.0 % on the clips of benchmarks/run.py).
 STILL = 3.0
 STILL_MARGIN = 8.0
 SPACE = "lab"
 
 StageProgress = Callable[[str, float], None]
-
-
-def _check_colors(colors: int) -> int:
-    if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)):
-        raise OptionError(f"colors must be a whole number from {MIN_COLORS} to {MAX_COLORS}, got {colors!r}")
-    if not MIN_COLORS <= colors <= MAX_COLORS:
-        raise OptionError(f"colors must be from {MIN_COLORS} to {MAX_COLORS}, got {colors}")
-    return int(colors)
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise OptionError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
-    return value
 
 
 def _resample_clip(clip: Clip, fps: float) -> Clip:
@@ -117,36 +103,43 @@ def pixelate(
     >>> sprite.indices.shape, len(sprite.palette) <= 8
     ((32, 18, 32), True)
     """
-    colors = _check_colors(colors)
-    _check_choice("dither", dither, DITHERS)
-    _check_choice("downscale", downscale, DOWNSCALES)
-    fixed = resolve_palette(palette)  # before any decoding: a typo should fail at once
-    if hysteresis < 0:
-        raise OptionError(f"hysteresis must be 0 or more, got {hysteresis}")
+    opts = PixelOptions(
+        size=size,
+        colors=colors,
+        palette=palette,
+        dither=dither,
+        fps=fps,
+        downscale=downscale,
+        grid=grid,
+        start=start,
+        end=end,
+        backend=backend,
+        exact=exact,
+        hysteresis=hysteresis,
+    )
+    return pixelate_with(source, opts, progress=progress, on_frame=on_frame)
+
+
+def pixelate_with(
+    source: str | os.PathLike[str] | Clip,
+    opts: PixelOptions,
+    *,
+    progress: StageProgress | None = None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+) -> Sprite:
+    """:func:`pixelate` with its options already checked as a :class:`PixelOptions`."""
+    if not isinstance(source, (str, os.PathLike, Clip)):
+        raise OptionError(f"source must be a video file path or a Clip, not {source!r}")
+    size, colors, dither, fps, downscale = opts.size, opts.colors, opts.dither, opts.fps, opts.downscale
+    start, end, backend, exact, hysteresis = opts.start, opts.end, opts.backend, opts.exact, opts.hysteresis
+    fixed = resolve_palette(opts.palette)
 
     def report(stage: str, frac: float) -> None:
         if progress is not None:
             progress(stage, frac)
 
-    if not (isinstance(grid, Grid) or grid in ("off", "auto")):
-        raise OptionError(f"grid must be 'auto', 'off' or a Grid, not {grid!r}")
-    if grid != "off":
-        return _pixelate_on_grid(
-            source,
-            size,
-            colors,
-            fixed,
-            dither,
-            fps,
-            grid,
-            start=start,
-            end=end,
-            backend=backend,
-            exact=exact,
-            hysteresis=hysteresis,
-            progress=progress,
-            on_frame=on_frame,
-        )
+    if opts.grid != "off":
+        return _pixelate_on_grid(source, opts, fixed, progress=progress, on_frame=on_frame)
     factor = MODE_FACTOR if downscale == "mode" else 1
     if isinstance(source, Clip):
         clip = source if fps is None else _resample_clip(source, fps)
@@ -172,7 +165,7 @@ def pixelate(
             start=start,
             end=end,
             size=working_size,
-            backend=backend,
+            backend=backend,  # type: ignore[arg-type]
             exact=exact,
             interpolation="POINT" if downscale == "nearest" else "AREA",
             progress=lambda f: report("sampling", f),
@@ -260,65 +253,64 @@ def _quantize(
 
 def _pixelate_on_grid(
     source: str | os.PathLike[str] | Clip,
-    size: Size,
-    colors: int,
+    opts: PixelOptions,
     fixed: Palette | None,
-    dither: str,
-    fps: float | None,
-    grid: str | Grid,
     *,
-    start: float | None,
-    end: float | None,
-    backend: Backend,
-    exact: bool,
-    hysteresis: float,
     progress: StageProgress | None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None,
 ) -> Sprite:
-    """pixelate() with grid="auto" or a Grid: one colour per detected cell."""
+    """pixelate() with grid="auto" or a Grid: one colour per detected cell, else the
+    frames shrunk with ``opts.downscale``."""
     from pixelnb.grid import MIN_CONFIDENCE, detect
 
     def report(stage: str, frac: float) -> None:
         if progress is not None:
             progress(stage, frac)
 
+    size, grid = opts.size, opts.grid
     if isinstance(source, Clip):
-        clip = source if fps is None else _resample_clip(source, fps)
+        clip = source if opts.fps is None else _resample_clip(source, opts.fps)
     else:
         clip = sample(
             source,
-            fps=fps,
-            start=start,
-            end=end,
-            backend=backend,
-            exact=exact,
+            fps=opts.fps,
+            start=opts.start,
+            end=opts.end,
+            backend=opts.backend,  # type: ignore[arg-type]
+            exact=opts.exact,
             progress=lambda f: report("sampling", f),
             on_frame=on_frame,
         )
-    prior = size if isinstance(size, (int, np.integer)) else max(size)
+    prior = size if isinstance(size, int) else max(size)
     found = grid if isinstance(grid, Grid) else detect(clip, cells=int(prior))
     src_name = clip.source
+    factor = 1
     if isinstance(grid, Grid) or found.confidence >= MIN_CONFIDENCE:
         cells = found.sample(clip)
-        if not isinstance(size, (int, np.integer)):
+        if not isinstance(size, int):
             cells = _crop_or_pad(cells, (int(size[0]), int(size[1])))
         note = f"{found!r}: one colour per cell"
+        downscale = "grid"
+        out = (cells.shape[2], cells.shape[1])
     else:
+        downscale = opts.downscale
         out = fit_size(clip.width, clip.height, size)
-        cells = resize_frames(clip.frames, out, "area")
-        note = f"no grid (confidence {found.confidence:.2f} < {MIN_CONFIDENCE}): area downscale"
-    h, w = cells.shape[1:3]
+        if downscale == "mode":
+            factor = max(1, min(MODE_FACTOR, clip.width // out[0], clip.height // out[1]))
+        method = "nearest" if downscale == "nearest" else "area"
+        cells = resize_frames(clip.frames, (out[0] * factor, out[1] * factor), method)
+        note = f"no grid (confidence {found.confidence:.2f} < {MIN_CONFIDENCE}): {downscale} downscale"
     return _quantize(
         cells,
-        (w, h),
-        1,
+        out,
+        factor,
         clip,
         src_name,
-        colors,
+        opts.colors,
         fixed,
-        dither,
-        "area",
-        hysteresis,
+        opts.dither,
+        downscale,
+        opts.hysteresis,
         report,
         extra={"grid": note, "grid_confidence": found.confidence},
     )

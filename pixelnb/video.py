@@ -16,6 +16,7 @@ a reader opened for the call and closed after it. Both backends pick the same fr
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,12 +97,18 @@ class VideoInfo:
 
 
 def _check_file(path: str | os.PathLike[str]) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise OptionError(f"the video must be a file path, not {path!r}")
     p = Path(path)
-    if not p.exists():
-        raise VideoError(p, "no such file; check the path")
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise VideoError(p, "no such file; check the path") from None
+    except OSError as exc:  # a name too long, a folder that is a file, no permission
+        raise VideoError(p, f"cannot be opened ({exc.strerror or exc}); check the path") from None
     if p.is_dir():
         raise VideoError(p, "is a folder, not a video file")
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise VideoError(p, "the file is empty (0 bytes); was the download or copy cut short?")
     return p
 
@@ -112,9 +119,32 @@ def _open(p: Path) -> Any:
     try:
         return av.open(str(p), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
+        declared = _declared_size(p)
+        if declared is not None and declared[0] * declared[1] > MAX_PIXELS:
+            raise VideoError(
+                p,
+                f"the file declares an absurd picture size {declared[0]}x{declared[1]}; "
+                "it is damaged or not a video",
+            ) from None
         raise VideoError(
             p, f"not a readable video ({exc.strerror or exc}); the file may be corrupt or truncated"
         ) from None
+
+
+def _declared_size(p: Path) -> tuple[int, int] | None:
+    """The picture size a raw-video (Y4M) header declares. FFmpeg refuses an absurd one at
+    open time with only "Device or resource busy" to show for it (the reason goes to its
+    log, which is off: turning it on risks deadlocks with threaded decoding)."""
+    try:
+        with p.open("rb") as f:
+            head = f.readline(256)
+    except OSError:
+        return None
+    if not head.startswith(b"YUV4MPEG2"):
+        return None
+    w = re.search(rb" W(\d+)", head)
+    h = re.search(rb" H(\d+)", head)
+    return (int(w[1]), int(h[1])) if w and h else None
 
 
 def _video_stream(container: Any, p: Path) -> Any:

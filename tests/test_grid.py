@@ -111,7 +111,7 @@ def test_a_given_grid_is_used_as_is(corpus):
 
 
 def test_bad_grid_argument(bunny):
-    with pytest.raises(OptionError, match="grid must be"):
+    with pytest.raises(OptionError, match="unknown grid"):
         pixelate(bunny, grid="on")
     with pytest.raises(OptionError, match="RGB frames"):
         detect(np.zeros((4, 4)))

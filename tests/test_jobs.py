@@ -105,8 +105,10 @@ def test_a_restarted_kernel_resumes_without_a_new_generation(fake, tmp_path):
     store_path = tmp_path / "jobs.sqlite3"
 
     def new_manager() -> JobManager:
+        # The "kernel" that dies is in this process, so its leases are not freed by its
+        # pid ending: they expire (a real restarted kernel's are free at once).
         client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
-        return JobManager(JobStore(store_path), client=client, poll=PollPolicy(0.02, 0.05))
+        return JobManager(JobStore(store_path), client=client, poll=PollPolicy(0.02, 0.05), lease_seconds=0.6)
 
     first = new_manager()
     jobs = [generate(f"a ship {i}", manager=first, pixel=PIXEL) for i in range(3)]

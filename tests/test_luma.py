@@ -41,11 +41,12 @@ def test_bad_requests_fail_before_anything_is_sent(kwargs, match):
 def test_keyframes_cover_image_extend_reverse_and_interpolate():
     img = GenerationRequest.build(None, keyframes="https://example.com/cat.jpg")
     assert img.to_api()["keyframes"] == {"frame0": {"type": "image", "url": "https://example.com/cat.jpg"}}
-    ext = GenerationRequest.build("walk on", keyframes={"frame0": "gen-1"})
-    assert ext.keyframes == {"frame0": {"type": "generation", "id": "gen-1"}}
-    rev = GenerationRequest.build("walk in", keyframes={"frame1": "gen-1"})
-    assert rev.keyframes == {"frame1": {"type": "generation", "id": "gen-1"}}
-    both = GenerationRequest.build("blend", keyframes={"frame0": "gen-1", "frame1": "gen-2"})
+    g1, g2 = "3ce343aa-5746-4ab3-b167-4e29f83d3f42", "d1968551-6113-4b46-b567-09210c2e79b0"
+    ext = GenerationRequest.build("walk on", keyframes={"frame0": g1})
+    assert ext.keyframes == {"frame0": {"type": "generation", "id": g1}}
+    rev = GenerationRequest.build("walk in", keyframes={"frame1": g1})
+    assert rev.keyframes == {"frame1": {"type": "generation", "id": g1}}
+    both = GenerationRequest.build("blend", keyframes={"frame0": g1, "frame1": g2})
     assert set(both.keyframes) == {"frame0", "frame1"}
     assert GenerationRequest.build("cam", concepts=["dolly_zoom"]).to_api()["concepts"] == [
         {"key": "dolly_zoom"}

@@ -27,9 +27,7 @@ from media import encode
 from pixelnb.pixelate import pixelate
 from pixelnb.video import sample
 
-SETTINGS = settings(
-    max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-)
+SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 def numbered(i: int, w: int = 160, h: int = 96) -> np.ndarray:

@@ -15,6 +15,7 @@ Point the official SDK (or pixelnb) at it with
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import re
@@ -81,12 +82,19 @@ class FakeLuma:
         credits: float = 100_000.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        state: str | Path | None = None,
+        echo_key: bool = False,
     ) -> None:
         if video is None:
             from pixelnb.data import sample_clip
 
             video = sample_clip()
         self.video = video if isinstance(video, bytes) else Path(video).read_bytes()
+        self.etag = '"' + hashlib.sha256(self.video).hexdigest()[:32] + '"'
+        self.state_file = Path(state) if state is not None else None
+        self.trickle = 0  # bytes per 50 ms for downloads (0: all at once): a slow server
+        self.redirects: dict[str, str] = {}  # asset path -> where it redirects (tests set it)
+        self.echo_key = echo_key  # error details repeat the bearer token, as a careless server might
         self.api_key = api_key
         self.queue_seconds = queue_seconds
         self.dream_seconds = dream_seconds
@@ -107,6 +115,8 @@ class FakeLuma:
         self._create_times: deque[float] = deque()
         self._advanced = 0.0
         self._lock = threading.Lock()
+        if self.state_file is not None and self.state_file.exists():
+            self._load()
         self._server = _QuietServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -140,6 +150,26 @@ class FakeLuma:
     def __repr__(self) -> str:
         return f"FakeLuma({self.base_url!r}, {len(self.generations)} generations)"
 
+    # -- persistence (--state FILE) ----------------------------------------------------------
+    def _save(self) -> None:
+        """Write the generations to the state file (called with the lock held)."""
+        if self.state_file is None:
+            return
+        now = self.now()
+        gens = [{**g, "_t0": None, "_age": now - g["_t0"]} for g in self.generations.values()]
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps({"saved_at": time.time(), "generations": gens}))
+        tmp.replace(self.state_file)
+
+    def _load(self) -> None:
+        assert self.state_file is not None
+        data = json.loads(self.state_file.read_text())
+        away = max(0.0, time.time() - float(data.get("saved_at", time.time())))
+        now = self.now()
+        for g in data.get("generations", []):
+            g["_t0"] = now - float(g.pop("_age")) - away  # time passed while the fake was down
+            self.generations[g["id"]] = g
+
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
         """The fake's time: its clock plus every :meth:`advance`."""
@@ -172,6 +202,13 @@ class FakeLuma:
     # -- the model -------------------------------------------------------------------------------
     def _state(self, gen: dict[str, Any]) -> dict[str, Any]:
         """The generation as a client sees it now, advanced on the clock."""
+        before = gen["state"]
+        self._advance(gen)
+        if gen["state"] != before:
+            self._save()
+        return gen
+
+    def _advance(self, gen: dict[str, Any]) -> dict[str, Any]:
         if gen["state"] in ("completed", "failed"):
             return gen
         age = self.now() - gen["_t0"]
@@ -203,6 +240,9 @@ class FakeLuma:
         return sum(1 for g in self.generations.values() if self._state(g)["state"] in ("queued", "dreaming"))
 
     def _validate(self, body: dict[str, Any]) -> str | None:
+        problem = _check_types(body)
+        if problem:
+            return problem
         for name, allowed in _ENUMS.items():
             if name in body and body[name] not in allowed:
                 return f"Invalid {name}: {body[name]!r}"
@@ -221,13 +261,14 @@ class FakeLuma:
         if prompt is not None and len(prompt) > 5000:
             return "Prompt is too long, maximum length is 5000 characters"
         if body.get("loop"):
-            if kf.get("frame1", {}).get("type") == "image" and not kf.get("frame0"):
+            f0, f1 = kf.get("frame0") or {}, kf.get("frame1") or {}
+            if f1.get("type") == "image" and not f0:
                 return "Loop is not supported for end frame"
             if len(gens) == 2:
                 return "Loop is not supported for interpolate between two videos"
-            if kf.get("frame1", {}).get("type") == "generation":
+            if f1.get("type") == "generation":
                 return "Loop is not supported for extend reverse"
-            if len(kf) == 2:
+            if f0 and f1:
                 return "Loop is not supported for keyframes"
         for g in gens:
             ref = self.generations.get(g.get("id", ""))
@@ -256,6 +297,7 @@ class FakeLuma:
         self.generations[gen_id] = gen
         self.creates += 1
         self._create_times.append(self.now())
+        self._save()
         return gen
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -283,6 +325,8 @@ class FakeLuma:
                 self.wfile.write(data)
 
             def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+                if fake.echo_key and status >= 400:
+                    message += f" (you sent {self.headers.get('Authorization', '')!r})"
                 self._send(status, {"detail": f"{status}: {message}"}, headers)
 
             def _drop(self) -> None:
@@ -339,6 +383,9 @@ class FakeLuma:
             def do_DELETE(self) -> None:
                 self._dispatch("DELETE")
 
+            def do_HEAD(self) -> None:
+                self._dispatch("HEAD")
+
             def _pre_fault(self, kind: str) -> str | None:
                 fault = fake._fault_for(kind)
                 if fault == "slow":
@@ -379,6 +426,7 @@ class FakeLuma:
                         gen = fake.generations.get(parts[1])
                         if gen is not None and method == "DELETE":
                             del fake.generations[parts[1]]
+                            fake._save()
                         public = fake._public(fake._state(gen)) if gen and method == "GET" else None
                     if gen is None:
                         self._error(404, "Generation not found")
@@ -399,22 +447,25 @@ class FakeLuma:
                     self._error(400, str(exc))
                     return
                 with fake._lock:
+                    # Luma checks the request first: a bad one is a 400 even when limited.
+                    problem = fake._validate(body)
                     now = fake.now()
                     while fake._create_times and now - fake._create_times[0] >= 60.0:
                         fake._create_times.popleft()
-                    if len(fake._create_times) >= fake.creates_per_minute:
+                    if problem:
+                        limited = None
+                    elif len(fake._create_times) >= fake.creates_per_minute:
                         limited = "Too many create requests: 20 per minute"
                     elif fake._active() >= fake.max_active:
                         limited = "Too many concurrent generations: 10"
                     else:
                         limited = None
-                    problem = None if limited else fake._validate(body)
                     gen = fake._create(body) if not limited and not problem else None
                     public = fake._public(gen) if gen else None
-                if limited:
-                    self._error(429, limited, {"Retry-After": "1"})
-                elif problem:
+                if problem:
                     self._error(400, problem)
+                elif limited:
+                    self._error(429, limited, {"Retry-After": "1"})
                 elif fault == "lost":
                     raise _Drop  # made (and billed) but never answered
                 elif fault == "accepted_500":
@@ -426,7 +477,14 @@ class FakeLuma:
                 q = dict(
                     re.findall(r"([a-z_]+)=([^&]*)", self.path.split("?", 1)[1] if "?" in self.path else "")
                 )
-                limit, offset = int(q.get("limit", 100)), int(q.get("offset", 0))
+                try:
+                    limit, offset = int(q.get("limit", 100)), int(q.get("offset", 0))
+                except ValueError:
+                    self._error(400, "limit and offset must be whole numbers")
+                    return
+                if not 1 <= limit <= 1000 or offset < 0:
+                    self._error(400, "limit must be from 1 to 1000 and offset 0 or more")
+                    return
                 with fake._lock:
                     gens = sorted(fake.generations.values(), key=lambda g: g["_t0"], reverse=True)
                     page = [fake._public(fake._state(g)) for g in gens[offset : offset + limit]]
@@ -443,11 +501,17 @@ class FakeLuma:
                 )
 
             def _asset(self, method: str, path: str) -> None:
+                if path in fake.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", fake.redirects[path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 m = re.fullmatch(r"/assets/([0-9a-f-]+)\.(mp4|jpg)", path)
                 with fake._lock:
                     gen = fake.generations.get(m.group(1)) if m else None
                     ready = gen is not None and fake._state(gen)["state"] == "completed"
-                if method != "GET" or not ready or m is None:
+                if method not in ("GET", "HEAD") or not ready or m is None:
                     self._error(404, "Not Found")
                     return
                 if m.group(2) == "jpg":
@@ -456,26 +520,53 @@ class FakeLuma:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                fault = self._pre_fault("download")
+                fault = self._pre_fault("download") if method == "GET" else None
                 if fault == "answered":
                     return
                 data = fake.video
-                start = 0
-                rng = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-                if rng and int(rng.group(1)) < len(data):
-                    start = int(rng.group(1))
+                n = len(data)
+                start, stop = 0, n  # the bytes sent: [start, stop)
+                ranged = False
+                asked = self.headers.get("Range", "")
+                if_range = self.headers.get("If-Range")
+                if asked and (if_range is None or if_range == fake.etag):
+                    rng = re.fullmatch(r"bytes=(\d*)-(\d*)", asked.strip())
+                    if rng and (rng.group(1) or rng.group(2)):
+                        a, b = rng.group(1), rng.group(2)
+                        if a:
+                            start, stop = int(a), min(n, int(b) + 1) if b else n
+                        else:
+                            start, stop = max(0, n - int(b)), n  # the last b bytes
+                        if start >= n or stop <= start:
+                            self.send_response(416)
+                            self.send_header("Content-Range", f"bytes */{n}")
+                            self.send_header("Content-Length", "0")
+                            self.end_headers()
+                            return
+                        ranged = True
+                if ranged:
                     self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                    self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{n}")
                 else:
+                    start, stop = 0, n
                     self.send_response(200)
-                body = data[start:]
+                body = data[start:stop]
                 self.send_header("Content-Type", "video/mp4")
                 self.send_header("Accept-Ranges", "bytes")
+                self.send_header("ETag", fake.etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if method == "HEAD":
+                    return
                 if fault == "truncate":
                     self.wfile.write(body[: len(body) // 2])
                     raise _Drop
+                if fake.trickle:
+                    for i in range(0, len(body), fake.trickle):
+                        self.wfile.write(body[i : i + fake.trickle])
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                    return
                 self.wfile.write(body)
 
         return Handler
@@ -499,3 +590,29 @@ def _applies(fault: str, kind: str) -> bool:
     if fault == "truncate":
         return kind == "download"
     return True
+
+
+def _check_types(body: dict[str, Any]) -> str | None:
+    """The type errors Luma answers 400 for (its validator names the field)."""
+    for name in ("prompt", "model", "aspect_ratio", "resolution", "duration"):
+        if name in body and body[name] is not None and not isinstance(body[name], str):
+            return f"Invalid {name}: must be a string, got {type(body[name]).__name__}"
+    if "loop" in body and not isinstance(body["loop"], bool):
+        return "Invalid loop: must be a boolean"
+    if "keyframes" in body and body["keyframes"] is not None:
+        kf = body["keyframes"]
+        if not isinstance(kf, dict):
+            return "Invalid keyframes: must be an object with frame0 and/or frame1"
+        for k, v in kf.items():
+            if k not in ("frame0", "frame1"):
+                return f"Invalid keyframes: unknown key {k!r}"
+            if v is None:
+                continue
+            if not isinstance(v, dict) or v.get("type") not in ("image", "generation"):
+                return f"Invalid keyframes.{k}: must be an image or generation object"
+            field = "url" if v["type"] == "image" else "id"
+            if not isinstance(v.get(field), str) or not v[field]:
+                return f"Invalid keyframes.{k}.{field}: must be a string"
+    if "concepts" in body and body["concepts"] is not None and not isinstance(body["concepts"], list):
+        return "Invalid concepts: must be a list of {key} objects"
+    return None

@@ -24,8 +24,9 @@ from typing import Any
 import ipywidgets as w
 
 from pixelnb.errors import PixelnbError
-from pixelnb.jobs import Job, JobManager, PixelOptions
+from pixelnb.jobs import JOB_DEFAULTS, Job, JobManager
 from pixelnb.luma import ASPECT_RATIOS, DURATIONS, MODELS, RESOLUTIONS, GenerationRequest
+from pixelnb.options import PixelOptions
 from pixelnb.palette import PRESETS, Palette
 from pixelnb.quantize import DITHERS
 from pixelnb.sprite import Sprite
@@ -171,7 +172,8 @@ class Studio(FallbackMixin, w.VBox):
                 "palette": self.palette.value,
                 "dither": self.dither.value,
                 "fps": float(self.fps.value),
-            }
+            },
+            **JOB_DEFAULTS,
         )
 
     def _label(self, job: Job) -> str:
@@ -266,8 +268,14 @@ class Studio(FallbackMixin, w.VBox):
 
     # -- actions --------------------------------------------------------------------------------
     def generate(self) -> Job | None:
-        """Submit the form (the Generate button)."""
+        """Submit the form (the Generate button).
+
+        The button stays disabled from the click until the job exists, and the manager
+        gives a second submit of the same request the job already under way, so a double
+        click pays once.
+        """
         self.error.value = ""
+        self.generate_button.disabled = True
         try:
             request = GenerationRequest.build(
                 self.prompt.value or None,
@@ -282,6 +290,8 @@ class Studio(FallbackMixin, w.VBox):
         except (PixelnbError, ValueError) as err:
             self.error.value = _error_html(err)
             return None
+        finally:
+            self.generate_button.disabled = False
         self._track(job)
         self._selected = job.id
         self._refresh_table()
