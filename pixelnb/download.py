@@ -180,7 +180,7 @@ async def download(
                             etag = resp.headers["etag"]
                             etag_file.write_text(etag)
                         with part.open("ab") as f:
-                            async for chunk in resp.aiter_bytes(1 << 16):
+                            async for chunk in resp.aiter_bytes():
                                 if written + len(chunk) > max_bytes:
                                     raise DownloadError(f"the video passed the {max_bytes}-byte cap")
                                 f.write(chunk)

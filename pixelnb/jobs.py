@@ -466,6 +466,7 @@ class JobManager:
 
     async def _run(self, job: Job) -> None:
         renew: asyncio.Task[None] | None = None
+        outcome: Sprite | PixelnbError
         try:
             if job._cancel_requested:
                 raise asyncio.CancelledError
@@ -473,30 +474,42 @@ class JobManager:
             renew = asyncio.get_running_loop().create_task(self._renew(job))
             sprite = await self._pipeline(job)
             job.sprite = sprite
-            self._set(job, "completed", f"{len(sprite)} frames")
-            job._done.set_result(sprite)
+            outcome = sprite
+            try:
+                self._set(job, "completed", f"{len(sprite)} frames")
+            except StoreError as err:  # the Sprite is made: give it, and say what was not stored
+                log.warning("job %s completed but the store could not record it: %s", job.id[:8], err)
+                job.state, job.progress = "completed", Progress(1.0, "completed")
         except asyncio.CancelledError:
-            cancelled = JobCancelled(f"job {job.id[:8]} was cancelled")
-            self._end(job, "cancelled", cancelled, "cancelled by the user")
+            outcome = JobCancelled(f"job {job.id[:8]} was cancelled")
+            self._end(job, "cancelled", outcome, "cancelled by the user")
         except PixelnbError as err:
             if isinstance(err, LumaError):
                 err.job_id = err.job_id or job.id
                 err.luma_id = err.luma_id or job.luma_id
             log.info("job %s failed: %s", job.id[:8], err)
+            outcome = err
             self._end(job, "failed", err, type(err).__name__)
         except Exception as exc:  # a bug: still end the job cleanly, and say it is one
-            bug = InternalError(f"unexpected {exc.__class__.__name__} in job {job.id[:8]}: {exc}")
+            outcome = InternalError(f"unexpected {exc.__class__.__name__} in job {job.id[:8]}: {exc}")
             log.exception("job %s failed unexpectedly", job.id[:8])
-            self._end(job, "failed", bug, "InternalError")
-        finally:
-            if renew is not None:
-                renew.cancel()
-            with contextlib.suppress(StoreError):  # if it cannot be written, it expires
-                self.store.release(job.id, self.owner)
+            self._end(job, "failed", outcome, "InternalError")
+        # Tidy up before the result is out, so nothing of the job's outlives it unseen.
+        if renew is not None:
+            renew.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renew
+        with contextlib.suppress(StoreError):  # if it cannot be written, it expires
+            self.store.release(job.id, self.owner)
+        job._task = None
+        if isinstance(outcome, Sprite):
+            job._done.set_result(outcome)
+        else:
+            job._done.set_exception(outcome)
 
     def _end(self, job: Job, state: str, err: PixelnbError, detail: str) -> None:
-        """Record how a job ended and end it; if even the store cannot be written, the job
-        still ends (the record keeps its last state, so a resume picks it up again)."""
+        """Record how a job ended; if even the store cannot be written, the job still ends
+        (the record keeps its last state, so a resume picks it up again)."""
         job.error = err
         try:
             self._set(job, state, detail, error=str(err), error_type=type(err).__name__, **_error_fields(err))
@@ -505,8 +518,6 @@ class JobManager:
             job.state = state
             job.progress = Progress(1.0, state)
             job._notify()
-        if not job._done.done():
-            job._done.set_exception(err)
 
     async def _lead(self, job: Job) -> None:
         """Hold the job's lease before following it. While another live process holds it,

@@ -152,10 +152,11 @@ class JobStore:
         self.video_dir = self.path.parent / "videos"
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            have = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+            if have and not {"id", "request", "request_hash", "state", "history"} <= have:
+                raise sqlite3.DatabaseError("its jobs table is not pixelnb's")
             db.executescript(_SCHEMA)
             have = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
-            if "id" not in have or "request" not in have:
-                raise sqlite3.DatabaseError("file is not a database")
             for name, kind in _ADDED.items():
                 if name not in have:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")

@@ -92,6 +92,7 @@ class FakeLuma:
         self.video = video if isinstance(video, bytes) else Path(video).read_bytes()
         self.etag = '"' + hashlib.sha256(self.video).hexdigest()[:32] + '"'
         self.state_file = Path(state) if state is not None else None
+        self.ranges: list[str | None] = []  # the Range header of every video download
         self.trickle = 0  # bytes per 50 ms for downloads (0: all at once): a slow server
         self.redirects: dict[str, str] = {}  # asset path -> where it redirects (tests set it)
         self.echo_key = echo_key  # error details repeat the bearer token, as a careless server might
@@ -528,6 +529,8 @@ class FakeLuma:
                 start, stop = 0, n  # the bytes sent: [start, stop)
                 ranged = False
                 asked = self.headers.get("Range", "")
+                with fake._lock:
+                    fake.ranges.append(asked or None)
                 if_range = self.headers.get("If-Range")
                 if asked and (if_range is None or if_range == fake.etag):
                     rng = re.fullmatch(r"bytes=(\d*)-(\d*)", asked.strip())
