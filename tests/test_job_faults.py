@@ -262,6 +262,24 @@ def test_a_full_disk_is_a_clear_resumable_error_that_never_pays_twice(fake, tmp_
     assert fake.creates == 1
 
 
+def test_a_whole_cache_on_a_full_disk_ends_the_job_and_resumes_without_paying(fake, small_disk):
+    """The store and the videos both on the full disk: the job still ends, nothing partial
+    is left, and once there is space a resume finishes it from the same generation."""
+    store = JobStore(small_disk / "jobs.sqlite3")
+    m = new_manager(fake, store)
+    filler = _fill(small_disk, 60_000)
+    job = generate("a crowded attic", manager=m, pixel=PIXEL)
+    with pytest.raises((DiskFull, StoreError)):
+        job.result(30)
+    assert job.done()
+    assert not [p for p in (small_disk / "videos").iterdir() if ".part" in p.name]
+    filler.unlink()
+    resumed = new_manager(fake, small_disk / "jobs.sqlite3").resume()
+    assert [j.id for j in resumed] == [job.id]
+    assert isinstance(resumed[0].result(30), Sprite)
+    assert fake.creates == 1
+
+
 def test_a_frames_export_on_a_full_disk_leaves_nothing(small_disk, capsys):
     import pixelnb
 

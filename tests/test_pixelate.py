@@ -150,3 +150,17 @@ def test_progress_reports_stages_in_order(bunny):
     pixelate(bunny, size=16, fps=4, progress=lambda stage, f: seen.append(stage))
     order = list(dict.fromkeys(seen))
     assert order == ["sampling", "palette", "quantizing"]
+
+
+@pytest.mark.parametrize("downscale", ["nearest", "mode"])
+def test_grid_auto_without_a_grid_uses_the_downscale_asked_for(bunny, downscale):
+    sprite = pixelate(bunny, size=32, colors=8, fps=4, end=2.0, grid="auto", downscale=downscale)
+    assert "no grid" in sprite.info["grid"] and sprite.info["downscale"] == downscale
+    assert sprite.info["grid"].endswith(f"{downscale} downscale")
+
+
+def test_what_info_records_is_what_was_done(bunny):
+    sprite = pixelate(bunny, size=32, colors=8, fps=4, end=2.0, dither="bayer4")
+    assert (sprite.info["dither"], sprite.info["downscale"]) == ("bayer4", "area")
+    with pytest.raises(OptionError, match="cannot dither"):
+        pixelate(bunny, size=32, downscale="mode", dither="bayer4")

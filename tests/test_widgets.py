@@ -104,6 +104,22 @@ def test_studio_asks_for_a_key_and_generates(studio, fake):
     assert fake.creates == 1
 
 
+def test_a_double_click_on_generate_pays_once(studio, fake):
+    studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
+    studio.prompt.value = "a cat clicked twice"
+    studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+
+    async def go():
+        first = studio.generate()  # the two click messages reach the kernel one after another
+        second = studio.generate()
+        assert first is second
+        assert not studio.generate_button.disabled
+        return await first
+
+    run_on_loop(go())
+    assert fake.creates == 1
+
+
 def test_studio_shows_typed_errors(studio):
     studio.prompt.value = "ab"
     assert studio.generate() is None

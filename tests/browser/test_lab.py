@@ -184,8 +184,10 @@ def test_studio_generates_against_the_fake_server(browser, lab, fake_server):
     page.click(".pixelnb-key-button")
     page.wait_for_selector(".pixelnb-keyfield", state="hidden", timeout=30_000)  # taken: the box goes away
     page.fill(".pixelnb-studio textarea", "a cute pixel art cat walking in a garden")
-    page.click(".pixelnb-studio button:has-text('Generate')")
+    # A double click, as an impatient person gives it: one job, one paid generation.
+    page.dblclick(".pixelnb-studio button:has-text('Generate')")
     page.wait_for_selector(".pixelnb-studio table.pixelnb-jobs td:text-is('completed')", timeout=120_000)
+    assert page.locator(".pixelnb-studio table.pixelnb-jobs tr").count() == 2  # header + one job
     grids_filled = (
         "() => [...document.querySelectorAll('.pixelnb-studio .pixelnb-framegrid')]"
         ".every(g => Number(g.dataset.frames) > 10)"
