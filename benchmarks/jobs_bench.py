@@ -1,9 +1,13 @@
 """The job manager under load: 200 concurrent jobs against a zero-delay fake server.
 
-    .venv/bin/python benchmarks/jobs_bench.py [--jobs 200]
+    .venv/bin/python benchmarks/jobs_bench.py [--jobs 200] [--sequential 600]
 
 Reports submit latency (the time `generate()` takes to hand back a Job: p50, p99) and the
-manager's CPU per job: the process's CPU time for the whole run (the fake server's threads
+manager's CPU per job. With ``--sequential N`` it runs N jobs one after another, each
+dropped once done (as a notebook that re-runs a cell does), and reports the process's RSS
+before, after and its peak: a manager that kept every Job and Sprite would grow with N.
+
+CPU per job is the process's CPU time for the whole run (the fake server's threads
 included) divided by the jobs. The fake serves a tiny 1 s, 64x64 clip so that the pixel
 stage, measured in benchmarks/run.py, stays a small part of it.
 """
@@ -48,10 +52,52 @@ def tiny_clip(path: Path) -> Path:
     return path
 
 
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process, MB, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def sequential(n: int) -> None:
+    import gc
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeLuma(
+            tiny_clip(Path(tmp) / "tiny.mp4"),
+            queue_seconds=0,
+            dream_seconds=0,
+            max_active=10_000,
+            creates_per_minute=1_000_000,
+        ) as fake,
+    ):
+        client = LumaClient("bench-key", base_url=fake.base_url, creates_per_minute=1_000_000)
+        manager = JobManager(JobStore(Path(tmp) / "jobs.sqlite3"), client=client, poll=PollPolicy(0.01, 0.05))
+        pixel = {"size": 48, "colors": 16, "fps": 12}
+        generate("warm-up", manager=manager, pixel=pixel).result(60)
+        gc.collect()
+        before, _ = rss_mb()
+        for i in range(n):
+            generate(f"sequential prompt number {i}", manager=manager, pixel=pixel).result(60)
+        gc.collect()
+        after, peak = rss_mb()
+        kept = len(getattr(manager, "_jobs", {}))
+    print(
+        f"{n} sequential jobs: RSS {before:.0f} MB -> {after:.0f} MB (peak {peak:.0f} MB); "
+        f"jobs the manager still holds: {kept}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=200)
+    ap.add_argument("--sequential", type=int, default=0, help="run this many jobs one by one and report RSS")
     args = ap.parse_args()
+    if args.sequential:
+        sequential(args.sequential)
+        return
     n = args.jobs
     with (
         tempfile.TemporaryDirectory() as tmp,
