@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pixelnb import data
+from pixelnb._version import __version__
 from pixelnb.errors import (
     AuthError,
+    DiskFull,
     DownloadError,
     GenerationFailed,
+    InternalError,
     JobCancelled,
     LumaError,
     LumaUnavailable,
@@ -23,6 +26,7 @@ from pixelnb.errors import (
     PixelnbError,
     QuotaError,
     RequestError,
+    StoreError,
     VideoError,
 )
 from pixelnb.options import PixelOptions
@@ -30,8 +34,6 @@ from pixelnb.palette import PRESETS, Palette
 from pixelnb.pixelate import pixelate
 from pixelnb.sprite import Sprite
 from pixelnb.video import Clip, probe, sample
-
-__version__ = "0.1.0"
 
 # The job layer (asyncio, sqlite3, the Luma SDK) loads on first use, so that `import
 # pixelnb` and `pixelnb convert` stay quick.
@@ -59,13 +61,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'pixelnb' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # The lazily loaded names too, so tab completion offers Studio, generate, Job, ...
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "PRESETS",
     "AuthError",
     "Clip",
+    "DiskFull",
     "DownloadError",
     "FrameGrid",
     "GenerationFailed",
+    "InternalError",
     "Job",
     "JobCancelled",
     "JobManager",
@@ -81,6 +90,7 @@ __all__ = [
     "QuotaError",
     "RequestError",
     "Sprite",
+    "StoreError",
     "Studio",
     "VideoError",
     "__version__",

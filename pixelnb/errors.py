@@ -31,11 +31,20 @@ if TYPE_CHECKING:
     from pixelnb.video import Clip
 
 __all__ = [
+    "AuthError",
     "DiskFull",
+    "DownloadError",
+    "GenerationFailed",
     "InternalError",
+    "JobCancelled",
+    "LumaError",
+    "LumaUnavailable",
+    "ModerationError",
     "OptionError",
     "PaletteError",
     "PixelnbError",
+    "QuotaError",
+    "RequestError",
     "StoreError",
     "VideoError",
 ]

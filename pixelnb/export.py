@@ -139,7 +139,7 @@ def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: i
             }
         )
     _p_image(sheet, sprite.palette.colors).save(path, format="PNG", optimize=True)
-    from pixelnb import __version__
+    from pixelnb._version import __version__
 
     meta = {
         "app": "pixelnb",

@@ -45,3 +45,32 @@ def test_public_api_is_small_and_importable():
 def test_readme_opens_with_the_two_commands():
     head = (ROOT / "README.md").read_text()[:1500]
     assert "make demo" in head and "make test" in head
+
+
+def test_all_is_exactly_the_public_api():
+    """Pinned, like httpx's: a name added or dropped is a decision, not an accident."""
+    assert set(pixelnb.__all__) == {
+        "PRESETS", "AuthError", "Clip", "DiskFull", "DownloadError", "FrameGrid", "GenerationFailed",
+        "InternalError", "Job", "JobCancelled", "JobManager", "LumaError", "LumaUnavailable",
+        "ModerationError", "OptionError", "Palette", "PaletteError", "PixelOptions", "PixelnbError",
+        "Player", "QuotaError", "RequestError", "Sprite", "StoreError", "Studio", "VideoError",
+        "__version__", "credits", "data", "generate", "pixelate", "probe", "resume", "sample",
+    }  # fmt: skip
+
+
+def test_dir_shows_the_lazily_loaded_names():
+    assert {"Studio", "Player", "FrameGrid", "generate", "Job", "JobManager"} <= set(dir(pixelnb))
+
+
+def test_every_error_is_exported_from_errors():
+    import inspect
+
+    from pixelnb import errors
+
+    classes = {n for n, v in vars(errors).items() if inspect.isclass(v) and issubclass(v, Exception)}
+    assert set(errors.__all__) == classes - {"Exception"}
+    assert {n for n in classes if n.endswith(("Error", "Full"))} - set(pixelnb.__all__) == set()
+
+
+def test_the_package_is_typed():
+    assert (ROOT / "pixelnb" / "py.typed").is_file()
