@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from pixelnb.errors import OptionError
+
 __all__ = [
     "delta_e2000",
     "from_space",
@@ -126,13 +128,29 @@ def oklab_to_rgb(lab: NDArray[np.floating]) -> NDArray[np.uint8]:
     return linear_to_srgb((lms**3) @ np.linalg.inv(_OK_M1).T)
 
 
+SPACES = ("lab", "oklab")
+
+
+def _check_space(space: str) -> None:
+    if space not in SPACES:
+        raise OptionError(f"unknown colour space {space!r}; choose one of: {', '.join(SPACES)}")
+
+
 def to_space(rgb: NDArray[np.uint8] | NDArray[np.floating], space: str) -> FloatArray:
-    """sRGB to the working space named ``"lab"`` or ``"oklab"``."""
+    """sRGB to the working space named ``"lab"`` or ``"oklab"`` (any other name is refused).
+
+    >>> to_space(np.zeros(3, np.uint8), "hsv")
+    Traceback (most recent call last):
+    ...
+    pixelnb.errors.OptionError: unknown colour space 'hsv'; choose one of: lab, oklab
+    """
+    _check_space(space)
     return rgb_to_lab(rgb) if space == "lab" else rgb_to_oklab(rgb)
 
 
 def from_space(values: NDArray[np.floating], space: str) -> NDArray[np.uint8]:
     """The working space named ``"lab"`` or ``"oklab"`` back to sRGB uint8."""
+    _check_space(space)
     return lab_to_rgb(values) if space == "lab" else oklab_to_rgb(values)
 
 
