@@ -94,7 +94,7 @@ def _add_pixel_options(p: argparse.ArgumentParser, grid_default: str = "off") ->
     )
     p.add_argument("--start", type=float, default=None, help="start time in seconds")
     p.add_argument("--end", type=float, default=None, help="end time in seconds")
-    p.add_argument("--backend", default="auto", choices=("auto", "pyav", "decord"))
+    p.add_argument("--backend", default="pyav", choices=("pyav", "decord"))
     p.add_argument(
         "--exact",
         action="store_true",
@@ -150,7 +150,6 @@ def _parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="list the job store, or resume its unfinished jobs")
     jobs.add_argument("action", nargs="?", default="list", choices=("list", "resume"))
     jobs.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
-    jobs.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     fake = sub.add_parser("fake-luma", help="serve a loopback fake of the Dream Machine API")
     fake.add_argument("--port", type=int, default=8765)

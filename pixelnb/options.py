@@ -41,7 +41,7 @@ MAX_SIZE = 1024  # cells on the longest side: far past pixel art, far below a fr
 MAX_OUTPUT_SIDE = 8192  # pixels a side of a written frame, after --scale
 MAX_FPS = 240.0
 GRIDS = ("auto", "off")
-BACKENDS = ("auto", "pyav", "decord")
+BACKENDS = ("pyav", "decord")
 
 
 def _kind(value: object) -> str:
@@ -130,7 +130,7 @@ class PixelOptions:
     grid: Any = "off"  # "auto", "off" or a pixelnb.grid.Grid
     start: float | None = None
     end: float | None = None
-    backend: str = "auto"
+    backend: str = "pyav"
     exact: bool = False
     hysteresis: float = HYSTERESIS
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +106,6 @@ class Palette:
 
     colors: NDArray[np.uint8]
     name: str = "custom"
-    _frozen: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.colors)

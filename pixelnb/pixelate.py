@@ -76,7 +76,7 @@ def pixelate(
     *,
     start: float | None = None,
     end: float | None = None,
-    backend: Backend = "auto",
+    backend: Backend = "pyav",
     exact: bool = False,
     hysteresis: float = HYSTERESIS,
     grid: str | Grid = "off",

@@ -21,19 +21,8 @@ from typing import Any
 
 from pixelnb.errors import StoreError
 
-__all__ = ["STATES", "TERMINAL", "JobRecord", "JobStore", "default_cache_dir", "lease_owner"]
+__all__ = ["TERMINAL", "JobRecord", "JobStore", "default_cache_dir", "lease_owner"]
 
-STATES = (
-    "pending",
-    "queued",
-    "dreaming",
-    "downloading",
-    "sampling",
-    "pixelating",
-    "completed",
-    "failed",
-    "cancelled",
-)
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 _SCHEMA = """
@@ -253,16 +242,6 @@ class JobStore:
     def all(self) -> list[JobRecord]:
         with self._db() as db:
             rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY created_at").fetchall()
-        return [self._row(r) for r in rows]
-
-    def unfinished(self) -> list[JobRecord]:
-        placeholders = ", ".join("?" * len(TERMINAL))
-        with self._db() as db:
-            rows = db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({placeholders}) "
-                "ORDER BY created_at",
-                tuple(TERMINAL),
-            ).fetchall()
         return [self._row(r) for r in rows]
 
     def with_hash(self, request_hash: str) -> list[JobRecord]:

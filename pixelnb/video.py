@@ -29,8 +29,8 @@ from pixelnb.errors import OptionError, VideoError
 
 __all__ = ["BACKENDS", "Clip", "VideoInfo", "fit_size", "probe", "sample"]
 
-BACKENDS = ("auto", "pyav", "decord")
-Backend = Literal["auto", "pyav", "decord"]
+BACKENDS = ("pyav", "decord")
+Backend = Literal["pyav", "decord"]
 Size = int | tuple[int, int]
 SizeRule = Size | Callable[[int, int], tuple[int, int]] | None
 Progress = Callable[[float], None]
@@ -304,7 +304,7 @@ def sample(
     start: float | None = None,
     end: float | None = None,
     size: SizeRule = None,
-    backend: Backend = "auto",
+    backend: Backend = "pyav",
     *,
     exact: bool = True,
     interpolation: str = "AREA",
@@ -329,11 +329,8 @@ def sample(
     """
     _validate(fps, frames, start, end, backend)
     p = _check_file(path)
-    use = backend
-    if use == "auto":
-        use = "pyav"
-    if use == "decord":
-        return _sample_decord(p, fps, frames, start or 0.0, end, size, interpolation, progress, on_frame)
+    if backend == "decord":
+        return _sample_decord(p, fps, frames, start or 0.0, end, size, progress, on_frame)
     return _sample_pyav(p, fps, frames, start or 0.0, end, size, exact, interpolation, progress, on_frame)
 
 
@@ -533,7 +530,6 @@ def _sample_decord(
     start: float,
     end: float | None,
     size: SizeRule,
-    interpolation: str,
     progress: Progress | None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Clip:
