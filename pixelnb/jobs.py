@@ -198,11 +198,19 @@ class Job:
 
         return remove
 
-    def on_frame(self, callback: Callable[[Any], None]) -> None:
+    def on_frame(self, callback: Callable[[Any], None]) -> Callable[[], None]:
         """Call ``callback(frame)`` with each source frame (RGB array) as it is decoded,
-        on the job's event loop: a live frame grid fills from it."""
+        on the job's event loop: a live frame grid fills from it. Returns a function that
+        stops it."""
         with self._lock:
             self._frame_listeners.append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._frame_listeners:
+                    self._frame_listeners.remove(callback)
+
+        return remove
 
     def _event(self) -> JobEvent:
         return JobEvent(self.id, self.state, self.progress, time.time(), self.error)

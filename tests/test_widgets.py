@@ -193,3 +193,31 @@ def test_sprite_frames_reach_the_grid_from_a_path(tmp_path):
     s = pixelate(sample_clip(), size=16, fps=2, on_frame=seen.append)
     assert len(seen) == len(s) and seen[0].shape == (9, 16, 3)
     assert Path(sample_clip()).is_file()
+
+
+def test_the_studio_lets_go_of_finished_jobs_and_of_all_when_closed(studio, fake):
+    studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
+    studio.prompt.value = "a cat that finishes"
+    studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+    fake.dream_seconds = 30
+
+    async def go():
+        job = studio.generate()
+        assert studio._on_change in job._callbacks and len(job._frame_listeners) == 1
+        return job
+
+    job = run_on_loop(go())
+    studio.close()
+    assert studio._on_change not in job._callbacks and job._frame_listeners == []
+    job.cancel()
+
+
+def test_on_frame_returns_an_unsubscribe_handle(manager):
+    from pixelnb.jobs import generate
+
+    job = generate("a frame watcher", manager=manager, pixel={"size": 24, "colors": 6, "fps": 4})
+    stop = job.on_frame(lambda f: None)
+    assert len(job._frame_listeners) == 1
+    stop()
+    assert job._frame_listeners == []
+    job.result(30)

@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from pixelnb.options import PixelOptions
 from pixelnb.palette import PRESETS, Palette
 from pixelnb.quantize import DITHERS
 from pixelnb.sprite import Sprite
+from pixelnb.store import TERMINAL
 from pixelnb.widgets._fallback import FallbackMixin
 from pixelnb.widgets.grid import FrameGrid
 from pixelnb.widgets.keyfield import KeyField
@@ -128,6 +130,7 @@ class Studio(FallbackMixin, w.VBox):
         self.export_sheet = w.Button(description="Sprite sheet + JSON", icon="download")
         self.export_zip = w.Button(description="Frames (zip)", icon="download")
         self.links = w.HTML()
+        self._removers: dict[str, list[Callable[[], None]]] = {}
         super().__init__(
             [
                 w.HTML("<h3 style='margin:4px 0'>pixelnb Studio</h3>"),
@@ -202,9 +205,23 @@ class Studio(FallbackMixin, w.VBox):
                 self.job_list.value = selected
 
     def _track(self, job: Job) -> None:
+        if job.id in self._removers:
+            return
         self.jobs[job.id] = job
-        job.on_change(self._on_change)
-        job.on_frame(functools.partial(self._on_frame, job))
+        self._removers[job.id] = [
+            job.on_change(self._on_change),
+            job.on_frame(functools.partial(self._on_frame, job)),
+        ]
+
+    def _untrack(self, job_id: str) -> None:
+        for remove in self._removers.pop(job_id, []):
+            remove()
+
+    def close(self) -> None:
+        """Close the Studio and stop following its jobs (they keep running)."""
+        for job_id in list(self._removers):
+            self._untrack(job_id)
+        super().close()
 
     def _load_store(self) -> None:
         for rec in self.manager.store.all()[-20:]:
@@ -223,6 +240,8 @@ class Studio(FallbackMixin, w.VBox):
     # -- events ---------------------------------------------------------------------------------
     def _on_change(self, job: Job) -> None:
         self._refresh_table()
+        if job.state in TERMINAL:
+            self._untrack(job.id)  # a finished job changes no more
         if job.id != self._selected:
             return
         self._show_progress(job)
