@@ -165,6 +165,7 @@ class Job:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancel_requested = False
+        self._interrupted = False  # its manager closed: stop following, keep the record as is
         self._done: concurrent.futures.Future[Sprite] = concurrent.futures.Future()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[Job], None]] = []
@@ -261,6 +262,39 @@ class Job:
         if task is not None and loop is not None and not task.done():
             loop.call_soon_threadsafe(task.cancel)
 
+    # -- the manager's side: the only parts of a Job that JobManager touches -------------------
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def _started(self, task: asyncio.Task[None] | None) -> None:
+        self._task = task
+
+    def _finish(self, outcome: Sprite | PixelnbError) -> None:
+        self._task = None
+        if self._done.done():
+            return
+        if isinstance(outcome, Sprite):
+            self._done.set_result(outcome)
+        else:
+            self._done.set_exception(outcome)
+
+    def _runs_on(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return self._loop is loop
+
+    def _pending(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def _frame_sinks(self) -> list[Callable[[Any], None]]:
+        with self._lock:
+            return list(self._frame_listeners)
+
+    def _interrupt(self) -> None:
+        """Stop following (the manager is closing); the record stays resumable."""
+        self._interrupted = True
+        task, loop = self._task, self._loop
+        if task is not None and loop is not None and not task.done() and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
     def __await__(self) -> Any:
         return asyncio.wrap_future(self._done).__await__()
 
@@ -327,6 +361,7 @@ class JobManager:
         self.lease_seconds = lease_seconds
         self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._bg_loop: asyncio.AbstractEventLoop | None = None
+        self._bg_thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -337,7 +372,8 @@ class JobManager:
         with self._lock:
             if self._bg_loop is None:
                 loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="pixelnb-jobs", daemon=True).start()
+                self._bg_thread = threading.Thread(target=loop.run_forever, name="pixelnb-jobs", daemon=True)
+                self._bg_thread.start()
                 self._bg_loop = loop
             return self._bg_loop
 
@@ -353,6 +389,57 @@ class JobManager:
             nest_asyncio.apply(running)
             return running.run_until_complete(asyncio.wait_for(coro, timeout))
         return asyncio.run_coroutine_threadsafe(coro, self._background_loop()).result(timeout)
+
+    # -- closing -------------------------------------------------------------------------------
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop following the jobs (their records stay resumable), close the Luma client and
+        stop the background loop. ``with JobManager(...) as m:`` does it on exit; in a
+        coroutine, use ``await m.aclose()`` or ``async with``."""
+        jobs = [j for j in list(self._jobs.values()) if not j.done()]
+        for job in jobs:
+            job._interrupt()
+        loop = self._bg_loop
+        self._bg_loop = None
+        if loop is not None and not loop.is_closed():
+            mine = [j for j in jobs if j._runs_on(loop)]
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(self._drain(mine), loop).result(timeout)
+                loop.call_soon_threadsafe(loop.stop)
+                if self._bg_thread is not None:
+                    self._bg_thread.join(timeout)
+            else:  # its thread is gone (a test stopped it): finish the tasks here
+                loop.run_until_complete(self._drain(mine))
+            loop.close()
+        elif self.client._sdk is not None:
+            self.client._drop_sdk()
+
+    async def _drain(self, jobs: list[Job]) -> None:
+        tasks = [t for t in (j._pending() for j in jobs) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        await self.client.aclose()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from a coroutine: jobs on this loop are stopped and awaited."""
+        here = asyncio.get_running_loop()
+        jobs = [j for j in list(self._jobs.values()) if not j.done()]
+        for job in jobs:
+            job._interrupt()
+        await self._drain([j for j in jobs if j._runs_on(here)])
+        if self._bg_loop is not None:
+            await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> JobManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> JobManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -418,16 +505,15 @@ class JobManager:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = self._background_loop()
-            job._loop = loop
-            loop.call_soon_threadsafe(self._spawn, job)
+            job._bind(loop)
+            loop.call_soon_threadsafe(self._spawn, job, loop)
         else:
-            job._loop = loop
-            self._spawn(job)
+            job._bind(loop)
+            self._spawn(job, loop)
         return job
 
-    def _spawn(self, job: Job) -> None:
-        assert job._loop is not None
-        job._task = job._loop.create_task(self._run(job))
+    def _spawn(self, job: Job, loop: asyncio.AbstractEventLoop) -> None:
+        job._started(loop.create_task(self._run(job)))
 
     def resume(self) -> list[Job]:
         """Carry every unfinished job of the store to the end (no new generations)."""
@@ -489,8 +575,14 @@ class JobManager:
                 log.warning("job %s completed but the store could not record it: %s", job.id[:8], err)
                 job.state, job.progress = "completed", Progress(1.0, "completed")
         except asyncio.CancelledError:
-            outcome = JobCancelled(f"job {job.id[:8]} was cancelled")
-            self._end(job, "cancelled", outcome, "cancelled by the user")
+            if job._interrupted:  # the manager closed: the record stays as it is, resumable
+                outcome = JobCancelled(
+                    f"job {job.id[:8]} stopped: its JobManager was closed; resume() carries it on"
+                )
+                job.error = outcome
+            else:
+                outcome = JobCancelled(f"job {job.id[:8]} was cancelled")
+                self._end(job, "cancelled", outcome, "cancelled by the user")
         except PixelnbError as err:
             if isinstance(err, LumaError):
                 err.job_id = err.job_id or job.id
@@ -509,11 +601,7 @@ class JobManager:
                 await renew
         with contextlib.suppress(StoreError):  # if it cannot be written, it expires
             self.store.release(job.id, self.owner)
-        job._task = None
-        if isinstance(outcome, Sprite):
-            job._done.set_result(outcome)
-        else:
-            job._done.set_exception(outcome)
+        job._finish(outcome)
 
     def _end(self, job: Job, state: str, err: PixelnbError, detail: str) -> None:
         """Record how a job ended; if even the store cannot be written, the job still ends
@@ -652,7 +740,7 @@ class JobManager:
                 loop.call_soon_threadsafe(self._set, job, "pixelating")
 
         def frame(arr: Any) -> None:  # from the worker thread too
-            for cb in list(job._frame_listeners):
+            for cb in job._frame_sinks():
                 loop.call_soon_threadsafe(cb, arr)
 
         sprite = await asyncio.to_thread(
@@ -660,7 +748,7 @@ class JobManager:
             video,
             job.pixel,
             progress=report,
-            on_frame=frame if job._frame_listeners else None,
+            on_frame=frame if job._frame_sinks() else None,
         )
         # Let the queued state change land before the job completes.
         await asyncio.sleep(0)

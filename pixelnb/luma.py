@@ -404,6 +404,7 @@ class LumaClient:
         self._sdk: Any = None
         self._sdk_loop: Any = None
         self._creates: collections.deque[float] = collections.deque()
+        self._closing: set[asyncio.Task[None]] = set()
         self._create_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -422,7 +423,24 @@ class LumaClient:
     def set_key(self, api_key: str) -> None:
         """Use this key from now on (a notebook's password field gives it)."""
         self.__key = api_key
-        self._sdk = None
+        self._drop_sdk()
+
+    def _drop_sdk(self) -> None:
+        """Forget the SDK client, closing it on the loop it belongs to."""
+        old, loop = self._sdk, self._sdk_loop
+        self._sdk = self._sdk_loop = None
+        if old is None or loop is None or loop.is_closed():
+            return  # a closed loop's connections went with it
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and running is loop:
+            self._closing.add(running.create_task(old.close()))
+        elif loop.is_running():
+            asyncio.run_coroutine_threadsafe(old.close(), loop)
+        else:
+            loop.run_until_complete(old.close())
 
     def require_key(self) -> None:
         if not self.__key:
@@ -436,6 +454,7 @@ class LumaClient:
             import httpx
             from lumaai import AsyncLumaAI
 
+            self._drop_sdk()
             self._sdk = AsyncLumaAI(
                 auth_token=self.__key,
                 base_url=self.base_url,
@@ -595,9 +614,23 @@ class LumaClient:
         return found
 
     async def aclose(self) -> None:
-        if self._sdk is not None:
-            await self._sdk.close()
-            self._sdk = None
+        """Close the SDK's connections (``async with LumaClient(...) as client`` does it)."""
+        sdk, loop = self._sdk, self._sdk_loop
+        self._sdk = self._sdk_loop = None
+        if sdk is not None:
+            if loop is asyncio.get_running_loop() or loop is None:
+                await sdk.close()
+            elif not loop.is_closed() and loop.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sdk.close(), loop))
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+            self._closing.clear()
+
+    async def __aenter__(self) -> LumaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

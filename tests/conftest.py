@@ -87,13 +87,38 @@ def finished(fake, prompt: str = "a cat") -> dict:
 
 
 @pytest.fixture
-def manager(fake, tmp_path):
-    """A JobManager on a fresh store, talking to the fake with fast polling and retries."""
+def make_manager(fake, tmp_path):
+    """Build JobManagers on the fake (fast polling and retries); each is closed at the end
+    of the test, so no loop thread or pending task outlives it.
+
+    ``make_manager()`` uses ``tmp_path/jobs.sqlite3``; pass a path or a JobStore, a
+    ``key``, a ``base_url`` (another fake), ``poll``, ``client_kw`` for the LumaClient, and
+    any JobManager keyword.
+    """
     from pixelnb.jobs import JobManager
     from pixelnb.luma import LumaClient, PollPolicy
     from pixelnb.store import JobStore
 
-    client = LumaClient(TEST_KEY, base_url=fake.base_url, timeout=0.5, retry_wait=0.02)
-    return JobManager(
-        JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.01, 0.05, deadline=30)
-    )
+    made = []
+
+    def make(store=None, *, key=TEST_KEY, base_url=None, poll=None, client_kw=None, **kw):
+        client = LumaClient(
+            key,
+            base_url=base_url or fake.base_url,
+            **{"timeout": 2.0, "retry_wait": 0.02, **(client_kw or {})},
+        )
+        if not isinstance(store, JobStore):
+            store = JobStore(store or tmp_path / "jobs.sqlite3")
+        m = JobManager(store, client=client, poll=poll or PollPolicy(0.01, 0.05, deadline=30), **kw)
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.close()
+
+
+@pytest.fixture
+def manager(make_manager):
+    """A JobManager on a fresh store, talking to the fake with fast polling and retries."""
+    return make_manager(client_kw={"timeout": 0.5})

@@ -67,14 +67,12 @@ def test_jobs_lists_the_store(env, tmp_path):
     assert "completed" in line and "d.png" in line and ".mp4" in line
 
 
-def test_jobs_resume_finishes_what_was_left(env, tmp_path, fake):
-    from pixelnb.jobs import JobManager, generate
-    from pixelnb.luma import LumaClient
-    from pixelnb.store import JobStore
+def test_jobs_resume_finishes_what_was_left(env, tmp_path, fake, make_manager):
+    from pixelnb.jobs import generate
 
     fake.dream_seconds = 60
-    store = JobStore(tmp_path / "cache" / "jobs.sqlite3")
-    m = JobManager(store, client=LumaClient(TEST_KEY, base_url=fake.base_url))
+    m = make_manager(tmp_path / "cache" / "jobs.sqlite3", client_kw={"timeout": 30})
+    store = m.store
     created = threading.Event()
     job = generate("a sleepy owl", manager=m, pixel={"size": 16})
     job.on_change(lambda j: created.set() if j.state == "queued" else None)

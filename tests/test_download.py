@@ -26,6 +26,10 @@ def test_a_dropped_download_resumes_with_range(fake, video_url, tmp_path):
     assert got.path.read_bytes() == fake.video
     assert got.sha256 == hashlib.sha256(fake.video).hexdigest()
     assert sum(1 for m, p in fake.requests if p.startswith("/assets/")) == 2
+    # The second request asked for the rest only, and got it as a 206 Partial Content.
+    first, second = fake.ranges
+    assert first is None and second is not None and second.startswith("bytes=")
+    assert 0 < int(second[6:].rstrip("-")) < len(fake.video)
 
 
 @pytest.mark.parametrize(

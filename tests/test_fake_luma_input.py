@@ -9,9 +9,7 @@ import lumaai
 import pytest
 
 from conftest import TEST_KEY
-from pixelnb.jobs import JobManager, generate
-from pixelnb.luma import LumaClient, PollPolicy
-from pixelnb.store import JobStore
+from pixelnb.jobs import generate
 from pixelnb.testing import FakeLuma
 
 BAD_BODIES = [
@@ -64,12 +62,11 @@ def test_validation_comes_before_the_rate_limit(fake):
     assert (bad.status_code, good.status_code) == (400, 429)
 
 
-def test_a_restarted_fake_keeps_its_generations_and_the_job_finishes(tmp_path):
+def test_a_restarted_fake_keeps_its_generations_and_the_job_finishes(tmp_path, make_manager):
     state = tmp_path / "fake.json"
     first = FakeLuma(api_key=TEST_KEY, queue_seconds=0.05, dream_seconds=0.5, state=state).start()
     port = first.port
-    client = LumaClient(TEST_KEY, base_url=first.base_url, retry_wait=0.05, read_retries=20)
-    m = JobManager(JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
+    m = make_manager(base_url=first.base_url, client_kw={"retry_wait": 0.05, "read_retries": 20})
     job = generate("a lighthouse at dusk", manager=m, pixel={"size": 24, "colors": 6, "fps": 4})
     import threading
 

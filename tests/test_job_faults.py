@@ -35,14 +35,10 @@ from pixelnb.testing import FakeLuma
 PIXEL = {"size": 24, "colors": 6, "fps": 4}
 
 
-def new_manager(fake, store, **kw) -> JobManager:
-    client = LumaClient(TEST_KEY, base_url=fake.base_url, timeout=2, retry_wait=0.02)
-    return JobManager(
-        store if isinstance(store, JobStore) else JobStore(store),
-        client=client,
-        poll=PollPolicy(0.01, 0.05, deadline=60),
-        **kw,
-    )
+@pytest.fixture
+def new_manager(make_manager):
+    """``new_manager(fake, store, **kw)``: a manager on that fake and store (closed after)."""
+    return lambda fake, store, **kw: make_manager(store, base_url=fake.base_url, **kw)
 
 
 # -- the cached video -------------------------------------------------------------------------
@@ -188,7 +184,7 @@ def test_a_locked_store_is_a_bounded_wait_with_a_clear_error(tmp_path):
         holder.close()
 
 
-def test_a_job_whose_store_is_locked_still_ends(fake, tmp_path):
+def test_a_job_whose_store_is_locked_still_ends(fake, tmp_path, new_manager):
     """The failure handler cannot write either: the job ends anyway, with the store error,
     and the record keeps a state a resume carries on from."""
     path = tmp_path / "jobs.sqlite3"
@@ -240,7 +236,9 @@ def _fill(folder: Path, leave: int) -> Path:
     return filler
 
 
-def test_a_full_disk_is_a_clear_resumable_error_that_never_pays_twice(fake, tmp_path, small_disk):
+def test_a_full_disk_is_a_clear_resumable_error_that_never_pays_twice(
+    fake, tmp_path, small_disk, new_manager
+):
     store = JobStore(tmp_path / "jobs.sqlite3")
     store.video_dir = small_disk / "videos"
     store.video_dir.mkdir()
@@ -262,7 +260,7 @@ def test_a_full_disk_is_a_clear_resumable_error_that_never_pays_twice(fake, tmp_
     assert fake.creates == 1
 
 
-def test_a_whole_cache_on_a_full_disk_ends_the_job_and_resumes_without_paying(fake, small_disk):
+def test_a_whole_cache_on_a_full_disk_ends_the_job_and_resumes_without_paying(fake, small_disk, new_manager):
     """The store and the videos both on the full disk: the job still ends, nothing partial
     is left, and once there is space a resume finishes it from the same generation."""
     store = JobStore(small_disk / "jobs.sqlite3")
@@ -306,7 +304,7 @@ def test_a_bug_is_an_internal_error_not_a_luma_error(manager, fake, monkeypatch)
     assert manager.store.get(job.id).error_type == "InternalError"
 
 
-def test_errors_keep_their_fields_and_hint_through_the_store(manager, fake, tmp_path):
+def test_errors_keep_their_fields_and_hint_through_the_store(manager, fake, tmp_path, new_manager):
     job = generate("a forbidden painting", manager=manager, pixel=PIXEL)
     with pytest.raises(ModerationError) as info:
         job.result(30)

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,7 @@ from conftest import TEST_KEY
 from pixelnb import Palette, Sprite, pixelate
 from pixelnb.data import sample_clip
 from pixelnb.errors import OptionError
-from pixelnb.jobs import JobManager
-from pixelnb.luma import LumaClient, PollPolicy
+from pixelnb.luma import PollPolicy
 from pixelnb.store import JobStore
 from pixelnb.widgets import FrameGrid, Player, Studio
 from pixelnb.widgets.keyfield import KeyField
@@ -71,12 +69,13 @@ def test_key_field_never_syncs_the_key():
 
 
 @pytest.fixture
-def studio(fake, tmp_path, monkeypatch):
+def studio(make_manager, tmp_path, monkeypatch):
     monkeypatch.delenv("LUMAAI_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
-    client = LumaClient(None, base_url=fake.base_url, retry_wait=0.02)
-    manager = JobManager(JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.02, 0.05))
-    return Studio(manager, out_dir=tmp_path / "exports")
+    manager = make_manager(key=None, poll=PollPolicy(0.02, 0.05), client_kw={"timeout": 30})
+    s = Studio(manager, out_dir=tmp_path / "exports")
+    yield s
+    s.close()
 
 
 def run_on_loop(coro):
@@ -144,21 +143,18 @@ def test_studio_reports_a_missing_video(studio):
     assert "VideoError" in studio.error.value and "no such file" in studio.error.value
 
 
-def test_studio_reattaches_to_unfinished_jobs(fake, tmp_path):
+def test_studio_reattaches_to_unfinished_jobs(fake, tmp_path, make_manager):
     fake.dream_seconds = 0.5
     store = JobStore(tmp_path / "jobs.sqlite3")
-    first = JobManager(
-        store, client=LumaClient(TEST_KEY, base_url=fake.base_url), poll=PollPolicy(0.02, 0.05)
-    )
+    # The old kernel is in this process: its leases expire rather than die with its pid.
+    first = make_manager(store, poll=PollPolicy(0.02, 0.05), lease_seconds=0.6, client_kw={"timeout": 30})
     from pixelnb.jobs import generate
 
     job = generate("an unfinished owl", manager=first, pixel={"size": 16})
     first._bg_loop.call_soon_threadsafe(first._bg_loop.stop)  # the old kernel goes away
 
     async def go():
-        manager = JobManager(
-            store, client=LumaClient(TEST_KEY, base_url=fake.base_url), poll=PollPolicy(0.02, 0.05)
-        )
+        manager = make_manager(store, poll=PollPolicy(0.02, 0.05), client_kw={"timeout": 30})
         s = Studio(manager, out_dir=tmp_path / "x")
         return await s.jobs[job.id]
 
@@ -192,7 +188,11 @@ def test_sprite_frames_reach_the_grid_from_a_path(tmp_path):
     seen = []
     s = pixelate(sample_clip(), size=16, fps=2, on_frame=seen.append)
     assert len(seen) == len(s) and seen[0].shape == (9, 16, 3)
-    assert Path(sample_clip()).is_file()
+    # The live grid shows those very frames: a FrameGrid filled from them has one per frame.
+    grid = FrameGrid()
+    for frame in seen:
+        grid.append(frame)
+    assert grid.n_frames == len(s)
 
 
 def test_the_studio_lets_go_of_finished_jobs_and_of_all_when_closed(studio, fake):
