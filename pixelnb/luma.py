@@ -43,7 +43,7 @@ from pixelnb.errors import (
     QuotaError,
     RequestError,
 )
-from pixelnb.retry import retry_after_seconds
+from pixelnb.retry import Backoff, retry_after_seconds
 
 __all__ = ["GenerationRequest", "LumaClient", "PollPolicy", "failure_error", "resolve_api_key"]
 
@@ -93,12 +93,8 @@ class PollPolicy:
     jitter: float = 0.2
     deadline: float = 20 * 60.0
 
-    def delays(self, rng: random.Random | None = None) -> collections.abc.Iterator[float]:
-        r = rng or random.Random()
-        d = self.initial
-        while True:
-            yield d * (1 + self.jitter * (2 * r.random() - 1))
-            d = min(self.maximum, d * self.factor)
+    def delays(self, rng: random.Random | None = None) -> Backoff:
+        return Backoff(self.initial, self.maximum, self.factor, self.jitter, rng)
 
 
 _GENERATION_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -464,6 +460,10 @@ class LumaClient:
             self._sdk_loop = loop
         return self._sdk
 
+    def _backoff(self) -> Backoff:
+        """Waits between retries: from ``retry_wait`` doubling to 10 s, 20 % jitter."""
+        return Backoff(initial=self.retry_wait, maximum=10.0, factor=2.0, jitter=0.2)
+
     def redact(self, text: str) -> str:
         """``text`` with the API key (and any bearer token of it) masked: for everything a
         server sends back before it is shown, logged or stored."""
@@ -483,17 +483,17 @@ class LumaClient:
 
     async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Run a read, retrying transient failures with backoff and jitter."""
-        delay = self.retry_wait
+        backoff = self._backoff()
         for attempt in range(self.read_retries + 1):
             try:
                 return await self._call(fn)
             except _Transient as t:
                 if attempt == self.read_retries:
                     raise t.error from None
-                wait = t.wait if t.wait is not None else delay * (0.8 + 0.4 * random.random())
+                wait = backoff.next()
+                wait = t.wait if t.wait is not None else wait
                 log.info("%s: %s; retrying in %.1f s", what, t.error.message, wait)
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")
 
     # -- reads -------------------------------------------------------------------------
@@ -563,7 +563,7 @@ class LumaClient:
         jobs own, which reconciliation must not take.
         """
         since = time.time()
-        delay = self.retry_wait
+        backoff = self._backoff()
         body = request.to_api()
         if check_first:
             found = await self.find(request, since - 86400, exclude)
@@ -578,14 +578,14 @@ class LumaClient:
             except _Transient as t:
                 if attempt == attempts - 1 and not t.sent:
                     raise t.error from None
-                wait = t.wait if t.wait is not None else delay * (0.8 + 0.4 * random.random())
+                wait = backoff.next()
+                wait = t.wait if t.wait is not None else wait
                 log.info(
                     "create: %s; %s",
                     t.error.message,
                     "checking whether it was made" if t.sent else f"retrying in {wait:.1f} s",
                 )
                 await asyncio.sleep(wait)
-                delay = min(delay * 2, 10.0)
                 if t.sent:
                     found = await self._reconcile(request, since, exclude, started)
                     if found is not None:
