@@ -1,0 +1,34 @@
+"""Dream Machine API access: the request model, the client on the official SDK, the poll
+policy, and the mapping of Luma's answers to pixelnb's errors.
+
+Modules, lowest first: ``keys`` (where the key comes from), ``request`` (what is sent, and
+its checks), ``mapping`` (what comes back, as typed errors), ``poll`` (how a generation is
+followed) and ``client`` (the one class that talks to Luma).
+"""
+
+from pixelnb.luma.client import DEFAULT_BASE_URL, LumaClient
+from pixelnb.luma.keys import resolve_api_key
+from pixelnb.luma.mapping import failure_error
+from pixelnb.luma.poll import PollPolicy
+from pixelnb.luma.request import (
+    ASPECT_RATIOS,
+    DURATIONS,
+    MODELS,
+    RESOLUTIONS,
+    GenerationRequest,
+    normalize_keyframes,
+)
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "DEFAULT_BASE_URL",
+    "DURATIONS",
+    "MODELS",
+    "RESOLUTIONS",
+    "GenerationRequest",
+    "LumaClient",
+    "PollPolicy",
+    "failure_error",
+    "normalize_keyframes",
+    "resolve_api_key",
+]
