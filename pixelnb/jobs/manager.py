@@ -1,27 +1,14 @@
-"""Jobs: a prompt becomes a Sprite in the background, followed, stored and resumable.
-
-A :class:`Job` moves through ``pending → queued → dreaming → downloading → sampling →
-pixelating → completed`` (or ``failed`` / ``cancelled``). :meth:`JobManager.submit`
-returns one at once, with no network wait, and runs it on the running event loop (a
-notebook's) or, in a plain script, on a background loop of the manager's. Every change
-is written to the :class:`~pixelnb.store.JobStore` first, so nothing is lost when the
-kernel restarts: :meth:`JobManager.resume` re-attaches to unfinished generations without
-creating new ones, and the same request finds its finished generation and cached video
-instead of paying again (unless ``fresh=True``).
-"""
+"""The JobManager: submits, follows, stores and resumes jobs, paying at most once."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import threading
-import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,37 +23,19 @@ from pixelnb.errors import (
     PixelnbError,
     StoreError,
 )
+from pixelnb.jobs.events import SPAN, Progress
+from pixelnb.jobs.job import Job
+from pixelnb.jobs.stored import error_fields, error_from
 from pixelnb.luma import GenerationRequest, LumaClient, PollPolicy, failure_error
 from pixelnb.options import PixelOptions
 from pixelnb.sprite import Sprite
-from pixelnb.store import LEASE_SECONDS, TERMINAL, JobRecord, JobStore, lease_owner
+from pixelnb.store import LEASE_SECONDS, JobRecord, JobStore, lease_owner
 
-__all__ = [
-    "Job",
-    "JobEvent",
-    "JobManager",
-    "Progress",
-    "credits",
-    "default_manager",
-    "generate",
-    "resume",
-]
+__all__ = ["JOB_DEFAULTS", "JobManager"]
 
 log = logging.getLogger("pixelnb.jobs")
 T = TypeVar("T")
 
-# Where each state sits on the overall progress bar.
-_SPAN = {
-    "pending": (0.0, 0.02),
-    "queued": (0.02, 0.1),
-    "dreaming": (0.1, 0.8),
-    "downloading": (0.8, 0.88),
-    "sampling": (0.88, 0.96),
-    "pixelating": (0.96, 1.0),
-    "completed": (1.0, 1.0),
-    "failed": (1.0, 1.0),
-    "cancelled": (1.0, 1.0),
-}
 TYPICAL_DREAM_SECONDS = 150.0  # Luma's typical render time; only shapes the progress bar
 # Failures that resuming can carry on from without paying again.
 _RESUMABLE_ERRORS = ("LumaUnavailable", "DownloadError", "DiskFull", "StoreError")
@@ -74,59 +43,6 @@ _CREATING = "sending create"
 # A job's pixel options default to a game sprite's rate, and look for the grid Luma's
 # "pixel art" only imitates.
 JOB_DEFAULTS: dict[str, Any] = {"fps": 12.0, "grid": "auto"}
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a job is: ``fraction`` of the whole (0–1) and the ``stage`` it is in."""
-
-    fraction: float
-    stage: str
-
-    def __str__(self) -> str:
-        return f"{self.stage} {self.fraction:.0%}"
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """A change of a job's state or progress."""
-
-    job_id: str
-    state: str
-    progress: Progress
-    time: float
-    error: PixelnbError | None = None
-
-
-def _error_fields(err: PixelnbError) -> dict[str, Any]:
-    """What to store of an error besides its text: its hint and the fields to branch on."""
-    if isinstance(err, LumaError):
-        return {"error_hint": err.hint or None, "error_fields": err.fields()}
-    keep = {k: getattr(err, k) for k in ("path", "problem", "what") if isinstance(getattr(err, k, None), str)}
-    return {"error_hint": None, "error_fields": keep}
-
-
-def _error_from(rec: JobRecord) -> PixelnbError | None:
-    """The error a stored job failed with, rebuilt as its own type with its hint and fields."""
-    if not rec.error:
-        return None
-    cls = getattr(_errors, rec.error_type or "", None)
-    if not (isinstance(cls, type) and issubclass(cls, PixelnbError)):
-        return PixelnbError(rec.error)
-    err = cls.__new__(cls)
-    Exception.__init__(err, rec.error)
-    if isinstance(err, LumaError):
-        hint = rec.error_hint or ""
-        err.hint = hint
-        err.message = rec.error.removesuffix(f" — {hint}") if hint else rec.error
-        for name in LumaError.FIELDS:
-            setattr(err, name, rec.error_fields.get(name))
-    elif isinstance(err, _errors.InternalError):
-        err.message = rec.error
-    else:
-        for name, value in rec.error_fields.items():
-            setattr(err, name, value)
-    return err
 
 
 def _check_fits(opts: PixelOptions, request: GenerationRequest) -> None:
@@ -143,183 +59,6 @@ def _check_fits(opts: PixelOptions, request: GenerationRequest) -> None:
             f"size {size[0]}x{size[1]} is larger than the {vw}x{vh} video a {request.resolution} "
             f"{request.aspect_ratio} generation gives"
         )
-
-
-class Job:
-    """One prompt on its way to a Sprite. Await it, or call :meth:`result`."""
-
-    def __init__(self, manager: JobManager, rec: JobRecord) -> None:
-        self.id = rec.id
-        self.request = GenerationRequest.from_json(rec.request)
-        self.pixel = PixelOptions.from_json(rec.pixel)
-        self.luma_id = rec.luma_id
-        self.state = rec.state
-        self.history: list[tuple[str, float, str]] = list(rec.history)
-        self.error: PixelnbError | None = _error_from(rec)
-        self.progress = Progress(_SPAN.get(rec.state, (0.0, 0.0))[0], rec.state)
-        self.video_path: Path | None = Path(rec.video_path) if rec.video_path else None
-        self.video_url = rec.video_url
-        self.created_at = rec.created_at
-        self.sprite: Sprite | None = None
-        self._manager = manager
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._cancel_requested = False
-        self._interrupted = False  # its manager closed: stop following, keep the record as is
-        self._done: concurrent.futures.Future[Sprite] = concurrent.futures.Future()
-        self._lock = threading.Lock()
-        self._callbacks: list[Callable[[Job], None]] = []
-        self._subscribers: list[Callable[[JobEvent], None]] = []
-        self._frame_listeners: list[Callable[[Any], None]] = []
-
-    def __repr__(self) -> str:
-        prompt = self.request.prompt or "(image keyframe)"
-        prompt = prompt if len(prompt) <= 40 else prompt[:37] + "..."
-        return f"<Job {self.id[:8]} {self.state} {self.progress.fraction:.0%} {prompt!r}>"
-
-    # -- observing -------------------------------------------------------------------------
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the job was submitted (until it ended, once it has)."""
-        end = self.history[-1][1] if self.state in TERMINAL and self.history else time.time()
-        return end - self.created_at
-
-    def done(self) -> bool:
-        return self._done.done()
-
-    def on_change(self, callback: Callable[[Job], None]) -> Callable[[], None]:
-        """Call ``callback(job)`` after every change; returns a function that stops it."""
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def remove() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return remove
-
-    def on_frame(self, callback: Callable[[Any], None]) -> Callable[[], None]:
-        """Call ``callback(frame)`` with each source frame (RGB array) as it is decoded,
-        on the job's event loop: a live frame grid fills from it. Returns a function that
-        stops it."""
-        with self._lock:
-            self._frame_listeners.append(callback)
-
-        def remove() -> None:
-            with self._lock:
-                if callback in self._frame_listeners:
-                    self._frame_listeners.remove(callback)
-
-        return remove
-
-    def _event(self) -> JobEvent:
-        return JobEvent(self.id, self.state, self.progress, time.time(), self.error)
-
-    async def events(self) -> AsyncIterator[JobEvent]:
-        """``async for event in job.events()``: the current state, then every change,
-        ending after the final state."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
-
-        def push(ev: JobEvent) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, ev)
-
-        with self._lock:
-            self._subscribers.append(push)
-            first = self._event()
-        try:
-            yield first
-            if first.state in TERMINAL:
-                return
-            while True:
-                ev = await queue.get()
-                yield ev
-                if ev.state in TERMINAL:
-                    return
-        finally:
-            with self._lock:
-                self._subscribers.remove(push)
-
-    def _notify(self) -> None:
-        ev = self._event()
-        with self._lock:
-            callbacks = list(self._callbacks)
-            subscribers = list(self._subscribers)
-        for push in subscribers:
-            push(ev)
-        for cb in callbacks:
-            try:
-                cb(self)
-            except Exception:  # a display callback must not stop the job
-                log.exception("an on_change callback of job %s failed", self.id[:8])
-
-    # -- results -----------------------------------------------------------------------------
-    def cancel(self) -> None:
-        """Stop following the job; it ends ``cancelled``. The generation stays at Luma."""
-        self._cancel_requested = True
-        task, loop = self._task, self._loop
-        if task is not None and loop is not None and not task.done():
-            loop.call_soon_threadsafe(task.cancel)
-
-    # -- the manager's side: the only parts of a Job that JobManager touches -------------------
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def _started(self, task: asyncio.Task[None] | None) -> None:
-        self._task = task
-
-    def _finish(self, outcome: Sprite | PixelnbError) -> None:
-        self._task = None
-        if self._done.done():
-            return
-        if isinstance(outcome, Sprite):
-            self._done.set_result(outcome)
-        else:
-            self._done.set_exception(outcome)
-
-    def _runs_on(self, loop: asyncio.AbstractEventLoop) -> bool:
-        return self._loop is loop
-
-    def _pending(self) -> asyncio.Task[None] | None:
-        return self._task
-
-    def _frame_sinks(self) -> list[Callable[[Any], None]]:
-        with self._lock:
-            return list(self._frame_listeners)
-
-    def _interrupt(self) -> None:
-        """Stop following (the manager is closing); the record stays resumable."""
-        self._interrupted = True
-        task, loop = self._task, self._loop
-        if task is not None and loop is not None and not task.done() and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
-
-    def __await__(self) -> Any:
-        return asyncio.wrap_future(self._done).__await__()
-
-    def result(self, timeout: float | None = None) -> Sprite:
-        """Block until the Sprite is ready (or raise the job's error).
-
-        Works with or without a running event loop: in a notebook cell, nest-asyncio lets
-        the kernel's loop keep running the job while this waits.
-        """
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        try:
-            if running is not None and running is self._loop:
-                import nest_asyncio
-
-                nest_asyncio.apply(running)
-                fut = asyncio.wrap_future(self._done, loop=running)
-                return running.run_until_complete(asyncio.wait_for(asyncio.shield(fut), timeout))
-            return self._done.result(timeout)
-        except (asyncio.TimeoutError, concurrent.futures.TimeoutError):
-            raise TimeoutError(
-                f"job {self.id[:8]} is still {self.state} after {timeout} s; it keeps running"
-            ) from None
 
 
 class JobManager:
@@ -548,11 +287,11 @@ class JobManager:
         now = self.store.set_state(job.id, state, detail, **fields)
         job.state = state
         job.history.append((state, now, detail))
-        job.progress = Progress(_SPAN[state][0], state)
+        job.progress = Progress(SPAN[state][0], state)
         job._notify()
 
     def _progress(self, job: Job, stage: str, frac: float) -> None:
-        lo, hi = _SPAN[stage]
+        lo, hi = SPAN[stage]
         value = lo + (hi - lo) * max(0.0, min(1.0, frac))
         if value - job.progress.fraction >= 0.005 or stage != job.progress.stage:
             job.progress = Progress(value, stage)
@@ -608,7 +347,7 @@ class JobManager:
         (the record keeps its last state, so a resume picks it up again)."""
         job.error = err
         try:
-            self._set(job, state, detail, error=str(err), error_type=type(err).__name__, **_error_fields(err))
+            self._set(job, state, detail, error=str(err), error_type=type(err).__name__, **error_fields(err))
         except StoreError as store_err:
             log.warning("job %s ended %s but the store could not record it: %s", job.id[:8], state, store_err)
             job.state = state
@@ -625,12 +364,12 @@ class JobManager:
                 raise InternalError(f"job {job.id[:8]} vanished from the store")
             if rec.state != job.state:
                 job.state, job.history, job.luma_id = rec.state, list(rec.history), rec.luma_id
-                job.progress = Progress(_SPAN.get(rec.state, (0.0, 0.0))[0], rec.state)
+                job.progress = Progress(SPAN.get(rec.state, (0.0, 0.0))[0], rec.state)
                 job._notify()
             if rec.finished:
                 if rec.state == "completed" or (rec.video_path and Path(rec.video_path).is_file()):
                     return  # the other process made the video: the pixels are made here
-                err = _error_from(rec) or PixelnbError(f"job {job.id[:8]} {rec.state}")
+                err = error_from(rec) or PixelnbError(f"job {job.id[:8]} {rec.state}")
                 raise err
             if rec.video_path and Path(rec.video_path).is_file() and rec.state in ("sampling", "pixelating"):
                 return
@@ -758,63 +497,3 @@ class JobManager:
 
     async def credits(self) -> float:
         return await self.client.credits()
-
-
-# -- the module-level API ------------------------------------------------------------------------
-_default: JobManager | None = None
-_default_lock = threading.Lock()
-
-
-def default_manager() -> JobManager:
-    """The manager ``generate``, ``resume`` and ``credits`` use: the default store, the key
-    from ``LUMAAI_API_KEY`` (or ``.env``) and the base URL from ``LUMAAI_BASE_URL``."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = JobManager()
-        return _default
-
-
-def generate(
-    prompt: str | None,
-    *,
-    model: str = "ray-2",
-    aspect_ratio: str = "1:1",
-    duration: str = "5s",
-    resolution: str = "540p",
-    loop: bool = False,
-    keyframes: Any = None,
-    concepts: Sequence[str] | None = None,
-    pixel: PixelOptions | dict[str, Any] | None = None,
-    fresh: bool = False,
-    manager: JobManager | None = None,
-) -> Job:
-    """Ask Luma for a video of ``prompt`` and turn it into a Sprite, in the background.
-
-    Returns a :class:`Job` at once: ``await job`` (or ``job.result()``) gives the Sprite.
-    ``keyframes`` takes an image URL to start from, or ``{"frame0": ..., "frame1": ...}``
-    with image URLs, Luma generation ids or finished Jobs (extend, reverse extend,
-    interpolate). ``pixel`` holds :func:`pixelnb.pixelate`'s options.
-    """
-    request = GenerationRequest.build(
-        prompt,
-        model=model,
-        aspect_ratio=aspect_ratio,
-        duration=duration,
-        resolution=resolution,
-        loop=loop,
-        keyframes=keyframes,
-        concepts=concepts,
-    )
-    return (manager or default_manager()).submit(request, pixel, fresh=fresh)
-
-
-def resume(manager: JobManager | None = None) -> list[Job]:
-    """Re-attach to every unfinished job in the store and carry it to the end."""
-    return (manager or default_manager()).resume()
-
-
-def credits(manager: JobManager | None = None) -> float:
-    """Your Luma credit balance, in US cents."""
-    m = manager or default_manager()
-    return m.run(m.credits())
