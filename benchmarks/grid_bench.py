@@ -100,13 +100,13 @@ def run_clip(i: int, rng: np.random.Generator, tmp: Path) -> tuple[dict[str, flo
     truth = Grid(pitch=scale, phase_x=phases[0][0], phase_y=phases[0][1], skew=-th, frame_phases=phases)
     t0 = time.perf_counter()
     found = detect(clip)
-    ours = found.sample(clip)
+    ours = found.cells(clip)
     spent = time.perf_counter() - t0
     row: dict[str, float | bool] = {
         "hard": hard,
         "nearest": score(nearest, frames, margin, (0, 0)),
         "area": score(area, frames, margin, (0, 0)),
-        "true grid": score(truth.sample(clip), frames, margin, first_cell(truth, size, off, scale)),
+        "true grid": score(truth.cells(clip), frames, margin, first_cell(truth, size, off, scale)),
         "pixelnb": score(ours, frames, margin, first_cell(found, size, off, scale)),
         "pitch_ok": abs(found.pitch - scale) / scale <= 0.02,
         "used": found.confidence >= MIN_CONFIDENCE,
@@ -133,7 +133,7 @@ def time_720p() -> float:
     t0 = time.perf_counter()
     g = detect(frames)
     for fr in frames:
-        g.sample_frame(fr)
+        g.frame_cells(fr)
     return (time.perf_counter() - t0) / len(frames)
 
 

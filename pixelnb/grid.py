@@ -8,7 +8,7 @@ the grid the model meant gives back crisp cells.
 How :func:`detect` works:
 
 1. **Edge evidence.** Absolute differences between neighbouring pixels, summed over
-   colour channels, along x and along y; a noise floor of 1.5x the median is subtracted.
+   colour channels, along x and along y; a noise floor of 3x the median (plus one level) is subtracted.
    The frame is cut into strips (12 per axis) and each strip is averaged into a 1-D
    profile of edge strength, so a slight rotation does not smear the lines.
 2. **Pitch.** Candidate periods between 3 px (below that the 2-px chroma comb of 4:2:0
@@ -28,7 +28,7 @@ How :func:`detect` works:
    the cell centre (the central third of the cell; its border is mixed by blur and chroma
    subsampling).
 7. **Video.** Pitch and skew come from up to 12 frames spread over the clip; the phase is
-   re-measured on every frame and smoothed over the frames before it, so cells do not
+   re-measured on every frame and median-smoothed over the two frames on either side, so cells do not
    shimmer; one palette is then fitted on the cells of all frames.
 """
 
@@ -93,7 +93,7 @@ class Grid:
         rows = int((height - y0) // self.pitch)
         return cols, rows, x0, y0
 
-    def sample_frame(
+    def frame_cells(
         self,
         frame: NDArray[np.uint8],
         phase: tuple[float, float] | None = None,
@@ -121,16 +121,16 @@ class Grid:
         cells: NDArray[np.uint8] = np.median(samples, axis=2).round().clip(0, 255).astype(np.uint8)
         return cells
 
-    def sample(self, clip: Clip) -> NDArray[np.uint8]:
+    def cells(self, clip: Clip) -> NDArray[np.uint8]:
         """One colour per cell for every frame of a clip: (T, rows, cols, 3)."""
         phases = self.frame_phases or tuple((self.phase_x, self.phase_y) for _ in range(len(clip)))
         if len(phases) != len(clip):
             phases = tuple((self.phase_x, self.phase_y) for _ in range(len(clip)))
         bends = self.frame_bends if len(self.frame_bends) == len(clip) else (None,) * len(clip)
-        shape = self.sample_frame(clip.frames[0], phases[0], bends[0]).shape
+        shape = self.frame_cells(clip.frames[0], phases[0], bends[0]).shape
         out = np.empty((len(clip), *shape), dtype=np.uint8)
         for t, frame in enumerate(clip.frames):
-            cells = self.sample_frame(frame, phases[t], bends[t])
+            cells = self.frame_cells(frame, phases[t], bends[t])
             out[t] = (
                 cells[: shape[0], : shape[1]]
                 if cells.shape[:2] >= shape[:2]
@@ -409,7 +409,8 @@ def _smooth_bends(
 def _smooth_phases(
     phases: list[tuple[float, float]], pitch: float, window: int = 5
 ) -> list[tuple[float, float]]:
-    """Median of each frame's phase with the ones before it (on the circle), so cells hold still."""
+    """Median of each frame's phase with its neighbours, ``window // 2`` on either side (on
+    the circle), so cells hold still."""
     arr = np.array(phases)
     unwrapped = np.unwrap(arr * 2 * np.pi / pitch, axis=0) * pitch / (2 * np.pi)
     out = []

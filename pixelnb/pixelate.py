@@ -8,6 +8,11 @@ The stages, each a plain function of the modules below it:
    preset, list or file is used, capped to ``colors`` by how much each colour is used);
 3. :func:`pixelnb.quantize.map_indices` maps every pixel to its exact nearest colour with
    index hysteresis, after ordered dithering if asked; Floyd–Steinberg goes through Pillow.
+
+With ``grid="auto"`` (or a :class:`~pixelnb.grid.Grid`), step 1 decodes full-size frames,
+:func:`pixelnb.grid.detect` looks for the pixel grid an AI "pixel art" video imitates, and
+where it is found, :meth:`~pixelnb.grid.Grid.cells` takes one colour per cell instead of
+shrinking (else the frames are shrunk with ``downscale``).
 """
 
 from __future__ import annotations
@@ -286,7 +291,7 @@ def _pixelate_on_grid(
     src_name = clip.source
     factor = 1
     if isinstance(grid, Grid) or found.confidence >= MIN_CONFIDENCE:
-        cells = found.sample(clip)
+        cells = found.cells(clip)
         if not isinstance(size, int):
             cells = _crop_or_pad(cells, (int(size[0]), int(size[1])))
         note = f"{found!r}: one colour per cell"

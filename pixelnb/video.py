@@ -1,8 +1,8 @@
 """Frame sampling: decode a video file and pick frames by time, downscaled as they arrive.
 
-The sampler follows decord's model (frames chosen by index, fetched in batches) with PyAV
-underneath by default; ``backend="decord"`` uses decord (or its fork decord2) instead, with
-a reader opened for the call and closed after it. Both backends pick the same frames:
+PyAV decodes in order by default; ``backend="decord"`` uses decord (or its fork decord2),
+which picks frames by index and fetches them in batches, with a reader opened for the call
+and closed after it. Both backends pick the same frames:
 
 1. the wanted times are ``start + k / fps`` (or ``frames`` times spread over the span, or
    every frame when neither is given);

@@ -59,7 +59,7 @@ def corpus(tmp_path_factory) -> list[dict]:
 def recovered(item: dict) -> tuple[Grid, float]:
     clip = sample(item["path"])
     grid = detect(clip)
-    cells = grid.sample(clip)
+    cells = grid.cells(clip)
     return grid, float(np.mean([cell_score(c, s) for c, s in zip(cells, item["sprites"], strict=True)]))
 
 

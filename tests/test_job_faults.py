@@ -27,8 +27,8 @@ from pixelnb.errors import (
     RequestError,
     StoreError,
 )
-from pixelnb.jobs import JobManager, generate
-from pixelnb.luma import LumaClient, PollPolicy
+from pixelnb.jobs import generate
+from pixelnb.luma import LumaClient
 from pixelnb.store import JobStore
 from pixelnb.testing import FakeLuma
 
@@ -349,12 +349,11 @@ def test_the_manager_lets_go_of_finished_jobs(manager, fake):
 
 
 # -- secrets --------------------------------------------------------------------------------------
-def test_a_server_that_echoes_the_key_never_gets_it_shown_logged_or_stored(tmp_path, caplog):
+def test_a_server_that_echoes_the_key_never_gets_it_shown_logged_or_stored(tmp_path, caplog, make_manager):
     caplog.set_level(logging.INFO)
     secret = "luma-echo-0123456789-secret"
     with FakeLuma(api_key="another-key", echo_key=True, queue_seconds=0.01, dream_seconds=0.01) as fake:
-        client = LumaClient(secret, base_url=fake.base_url, retry_wait=0.01)
-        m = JobManager(JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.01, 0.05))
+        m = make_manager(key=secret, base_url=fake.base_url)
         job = generate("a cat in a hat", manager=m, pixel=PIXEL)
         with pytest.raises(AuthError) as info:
             job.result(30)

@@ -9,15 +9,14 @@ import textwrap
 from conftest import TEST_KEY
 from pixelnb import Sprite
 from pixelnb.errors import LumaError, PixelnbError
-from pixelnb.jobs import JobManager, generate
-from pixelnb.luma import LumaClient, PollPolicy
-from pixelnb.store import JobStore
+from pixelnb.jobs import generate
+from pixelnb.luma import PollPolicy
 from pixelnb.testing import FakeLuma
 
 PIXEL = {"size": 16, "colors": 4, "fps": 2}
 
 
-def test_100_jobs_with_faults_on_a_fifth_of_calls(tmp_path):
+def test_100_jobs_with_faults_on_a_fifth_of_calls(tmp_path, make_manager):
     with FakeLuma(
         api_key=TEST_KEY,
         queue_seconds=0.02,
@@ -27,10 +26,11 @@ def test_100_jobs_with_faults_on_a_fifth_of_calls(tmp_path):
         creates_per_minute=10_000,
         seed=7,
     ) as fake:
-        client = LumaClient(
-            TEST_KEY, base_url=fake.base_url, timeout=0.3, retry_wait=0.02, creates_per_minute=10_000
+        m = make_manager(
+            base_url=fake.base_url,
+            poll=PollPolicy(0.02, 0.1),
+            client_kw={"timeout": 0.3, "creates_per_minute": 10_000},
         )
-        m = JobManager(JobStore(tmp_path / "jobs.sqlite3"), client=client, poll=PollPolicy(0.02, 0.1))
         jobs = [generate(f"a little robot number {i}", manager=m, pixel=PIXEL) for i in range(100)]
         outcomes = []
         for j in jobs:
@@ -75,7 +75,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_sigkill_while_dreaming_then_resume(tmp_path):
+def test_sigkill_while_dreaming_then_resume(tmp_path, make_manager):
     store = tmp_path / "jobs.sqlite3"
     with FakeLuma(api_key=TEST_KEY, queue_seconds=0.05, dream_seconds=3.0) as fake:
         child = subprocess.Popen(
@@ -90,8 +90,7 @@ def test_sigkill_while_dreaming_then_resume(tmp_path):
             os.kill(child.pid, signal.SIGKILL)
             child.wait()
         assert fake.creates == 5
-        client = LumaClient(TEST_KEY, base_url=fake.base_url, retry_wait=0.02)
-        m = JobManager(JobStore(store), client=client, poll=PollPolicy(0.05, 0.1))
+        m = make_manager(store, base_url=fake.base_url, poll=PollPolicy(0.05, 0.1), client_kw={"timeout": 30})
         jobs = m.resume()
         assert len(jobs) == 5
         sprites = [j.result(60) for j in jobs]

@@ -1,6 +1,6 @@
 """Notebook front end: the Player, the FrameGrid and the one-cell Studio (anywidget)."""
 
-from pixelnb.widgets.grid import FrameGrid
+from pixelnb.widgets.framegrid import FrameGrid
 from pixelnb.widgets.player import Player
 from pixelnb.widgets.studio import Studio
 

@@ -32,7 +32,7 @@ function render({ model, el: root }) {
 
   const play = el("button", { class: "pixelnb-play", title: "play / pause" });
   const scrub = el("input", { class: "pixelnb-scrub", type: "range", min: "0", value: "0", step: "1" });
-  const fps = el("input", { class: "pixelnb-fps", type: "number", min: "1", max: "60", step: "1", title: "frames per second" });
+  const fps = el("input", { class: "pixelnb-fps", type: "number", min: "0.1", max: "240", step: "any", title: "frames per second" });
   const mode = el("select", { class: "pixelnb-mode", title: "loop or ping-pong" }, [
     el("option", { value: "loop", text: "loop" }), el("option", { value: "pingpong", text: "ping-pong" })]);
   const zoom = el("select", { class: "pixelnb-zoom", title: "zoom" },
@@ -117,9 +117,10 @@ function render({ model, el: root }) {
     }
   }
 
+  // The animation loop runs only while playing: a paused player costs the page nothing.
   function tick(now) {
+    if (!model.get("playing")) { raf = 0; last = null; return; }
     raf = requestAnimationFrame(tick);
-    if (!model.get("playing")) { last = null; return; }
     if (last === null) last = now;
     acc += now - last;
     last = now;
@@ -146,7 +147,10 @@ function render({ model, el: root }) {
     draw();
     tell();
   });
-  fps.addEventListener("change", () => { model.set("fps", Math.max(1, Number(fps.value) || 1)); model.save_changes(); });
+  fps.addEventListener("change", () => {
+    model.set("fps", Math.min(240, Math.max(0.1, Number(fps.value) || 1)));
+    model.save_changes();
+  });
   mode.addEventListener("change", () => { model.set("mode", mode.value); model.save_changes(); });
   zoom.addEventListener("change", () => { model.set("zoom", Number(zoom.value)); model.save_changes(); });
   bg.addEventListener("change", () => { model.set("background", bg.value); model.save_changes(); });
@@ -161,13 +165,16 @@ function render({ model, el: root }) {
     if (f !== t && f >= 0 && f < frames.length) { t = f; draw(); }
   });
   for (const name of ["playing", "fps", "mode", "background", "background_color"]) model.on(`change:${name}`, style);
+  model.on("change:playing", () => {
+    if (model.get("playing") && !raf) { last = null; raf = requestAnimationFrame(tick); }
+  });
 
   t = Math.max(0, Math.min(model.get("frame") || 0, model.get("n_frames") - 1));
   decode();
   style();
   draw();
-  raf = requestAnimationFrame(tick);
-  return () => cancelAnimationFrame(raf);
+  raf = model.get("playing") ? requestAnimationFrame(tick) : 0;
+  return () => { if (raf) cancelAnimationFrame(raf); raf = 0; };
 }
 
 export default { render };

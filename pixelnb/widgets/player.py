@@ -24,6 +24,8 @@ __all__ = ["Player"]
 _HERE = Path(__file__).parent
 
 
+MIN_FPS, MAX_FPS = 0.1, 240.0  # the rates player.js plays (its fps box has the same bounds)
+
 class Player(FallbackMixin, anywidget.AnyWidget):
     """Plays a :class:`~pixelnb.Sprite`: play/pause, fps, scrubber, loop or ping-pong,
     zoom, checkerboard or solid background, and the palette as a strip.
@@ -43,11 +45,11 @@ class Player(FallbackMixin, anywidget.AnyWidget):
     width = traitlets.Int(0).tag(sync=True)
     height = traitlets.Int(0).tag(sync=True)
     n_frames = traitlets.Int(0).tag(sync=True)
-    fps = traitlets.Float(12.0).tag(sync=True)
+    fps = traitlets.Float(12.0, min=MIN_FPS, max=MAX_FPS).tag(sync=True)
     playing = traitlets.Bool(True).tag(sync=True)
     frame = traitlets.Int(0).tag(sync=True)
     mode = traitlets.Enum(("loop", "pingpong"), "loop").tag(sync=True)
-    zoom = traitlets.Int(4).tag(sync=True)
+    zoom = traitlets.Int(4, min=1, max=16).tag(sync=True)  # player.js offers 1x to 16x
     background = traitlets.Enum(("checker", "solid"), "checker").tag(sync=True)
     background_color = traitlets.Unicode("#202020").tag(sync=True)
 
@@ -67,10 +69,10 @@ class Player(FallbackMixin, anywidget.AnyWidget):
         durations = sprite.frame_durations()
         with self.hold_sync():
             self.width, self.height, self.n_frames = sprite.width, sprite.height, len(sprite)
-            self.fps = round(1000.0 * len(durations) / sum(durations), 3)
+            self.fps = min(MAX_FPS, max(MIN_FPS, round(1000.0 * len(durations) / sum(durations), 3)))
             self.palette = sprite.palette.colors.tobytes()
             self.indices = sprite.indices.tobytes()
             if "zoom" not in self._trait_values or self.zoom * max(sprite.width, sprite.height) < 128:
-                self.zoom = max(1, 256 // max(sprite.width, sprite.height))
+                self.zoom = min(16, max(1, 256 // max(sprite.width, sprite.height)))
             self.frame = 0
         self._refresh_fallback()

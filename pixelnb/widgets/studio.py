@@ -33,7 +33,7 @@ from pixelnb.quantize import DITHERS
 from pixelnb.sprite import Sprite
 from pixelnb.store import TERMINAL
 from pixelnb.widgets._fallback import FallbackMixin
-from pixelnb.widgets.grid import FrameGrid
+from pixelnb.widgets.framegrid import FrameGrid
 from pixelnb.widgets.keyfield import KeyField
 from pixelnb.widgets.player import Player
 

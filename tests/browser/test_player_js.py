@@ -124,3 +124,34 @@ def test_ping_pong_turns_at_the_ends(page):
     steps = [int(b) - int(a) for a, b in itertools.pairwise(seen)]
     # Ping-pong walks back down one frame at a time; a loop would only ever jump 2 -> 0.
     assert -1 in steps and 1 in steps, seen
+
+
+def test_a_paused_player_stops_its_animation_loop(page):
+    # A page of its own: the players the other tests rendered into the shared page keep
+    # their own loops running in its window.
+    page = page.context.browser.new_page()
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    load(page, np.zeros((4, 2, 2), np.uint8), palette)
+    paused, resumed = page.evaluate(
+        """() => new Promise((done) => {
+             const orig = window.requestAnimationFrame.bind(window);
+             let calls = 0;
+             window.requestAnimationFrame = (f) => { calls++; return orig(f); };
+             const play = document.querySelector('.pixelnb-play');
+             play.click();  // pause
+             calls = 0;
+             let n = 0;
+             const idle = () => {
+               if (++n < 12) return orig(idle);
+               const whilePaused = calls;
+               play.click();  // play again
+               let m = 0;
+               const after = () => (++m < 6 ? orig(after) : done([whilePaused, calls]));
+               orig(after);
+             };
+             orig(idle);
+           })"""
+    )
+    assert paused == 0, f"the paused player asked for {paused} animation frames"
+    assert resumed > 0, "playing again did not restart the animation loop"
+    page.close()

@@ -36,7 +36,7 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
     (3, 6, 4, 216)
     """
 
-    _esm = _HERE / "grid.js"
+    _esm = _HERE / "framegrid.js"
     _css = _HERE / "player.css"
 
     rgb = traitlets.Bytes(b"").tag(sync=True)
