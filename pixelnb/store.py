@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     video_path TEXT,
     video_sha256 TEXT,
     outputs TEXT NOT NULL DEFAULT '[]',
+    kind TEXT NOT NULL DEFAULT 'video',
     error_hint TEXT,
     error_fields TEXT,
     lease_owner TEXT,
@@ -85,6 +86,7 @@ class JobRecord:
     video_path: str | None = None
     video_sha256: str | None = None
     outputs: list[str] = field(default_factory=list)
+    kind: str = "video"  # which kind of request (pixelnb.luma.REQUEST_KINDS) the job follows
     error_hint: str | None = None
     error_fields: dict[str, Any] = field(default_factory=dict)
     lease_owner: str | None = None
@@ -115,13 +117,20 @@ _COLUMNS = (
     "video_path",
     "video_sha256",
     "outputs",
+    "kind",
     "error_hint",
     "error_fields",
     "lease_owner",
     "lease_until",
 )
 # Columns added after the first release, with their types: older stores gain them.
-_ADDED = {"error_hint": "TEXT", "error_fields": "TEXT", "lease_owner": "TEXT", "lease_until": "REAL"}
+_ADDED = {
+    "kind": "TEXT NOT NULL DEFAULT 'video'",
+    "error_hint": "TEXT",
+    "error_fields": "TEXT",
+    "lease_owner": "TEXT",
+    "lease_until": "REAL",
+}
 BUSY_SECONDS = 10.0  # how long a call waits for another process's write before giving up
 LEASE_SECONDS = 30.0  # a follower renews its lease well within this; a dead one loses it
 

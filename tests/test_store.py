@@ -1,6 +1,8 @@
 import sqlite3
 import threading
 
+import pytest
+
 from pixelnb.store import JobRecord, JobStore, default_cache_dir
 
 
@@ -55,3 +57,32 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("PIXELNB_CACHE", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"
     assert JobStore().path == tmp_path / "c" / "jobs.sqlite3"
+
+
+def test_a_store_of_the_first_release_gains_the_new_columns(tmp_path):
+    """A store written before kinds, leases and error fields still opens, its jobs as videos."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE jobs (id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+            " request TEXT NOT NULL, request_hash TEXT NOT NULL, pixel TEXT NOT NULL, luma_id TEXT,"
+            " state TEXT NOT NULL, history TEXT NOT NULL, error_type TEXT, error TEXT, video_url TEXT,"
+            " video_path TEXT, video_sha256 TEXT, outputs TEXT NOT NULL DEFAULT '[]')"
+        )
+        db.execute(
+            "INSERT INTO jobs (id, created_at, updated_at, request, request_hash, pixel, state, history)"
+            " VALUES ('old', 1, 1, '{}', 'h', '{}', 'failed', '[]')"
+        )
+    got = JobStore(path).get("old")
+    assert got is not None and got.kind == "video" and got.error_fields == {} and got.lease_owner is None
+
+
+def test_a_job_of_an_unknown_kind_says_so():
+    from pixelnb.errors import RequestError
+    from pixelnb.luma import REQUEST_KINDS, GenerationRequest, request_from_json
+
+    assert {"video": GenerationRequest} == REQUEST_KINDS
+    with pytest.raises(RequestError, match="'sculpture' job"):
+        request_from_json("sculpture", "{}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pixelnb.errors import PixelnbError
 from pixelnb.jobs.events import SPAN, JobEvent, Progress
 from pixelnb.jobs.stored import error_from
-from pixelnb.luma import GenerationRequest
+from pixelnb.luma import request_from_json
 from pixelnb.options import PixelOptions
 from pixelnb.sprite import Sprite
 from pixelnb.store import TERMINAL, JobRecord
@@ -32,7 +32,7 @@ class Job:
 
     def __init__(self, manager: JobManager, rec: JobRecord) -> None:
         self.id = rec.id
-        self.request = GenerationRequest.from_json(rec.request)
+        self.request = request_from_json(rec.kind, rec.request)
         self.pixel = PixelOptions.from_json(rec.pixel)
         self.luma_id = rec.luma_id
         self.state = rec.state

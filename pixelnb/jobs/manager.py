@@ -200,7 +200,11 @@ class JobManager:
         opts.to_json()  # a Grid object cannot be stored: refuse it before paying
         _check_fits(opts, request)
         rec = JobRecord(
-            id=uuid.uuid4().hex, request=request.to_json(), request_hash=request.key(), pixel=opts.to_json()
+            id=uuid.uuid4().hex,
+            request=request.to_json(),
+            request_hash=request.key(),
+            pixel=opts.to_json(),
+            kind=request.kind,
         )
         if not fresh:
             running = self._running(rec.request_hash, opts)
@@ -419,7 +423,7 @@ class JobManager:
                 job.luma_id = str(gen["id"])
                 self.store.update(job.id, luma_id=job.luma_id)
             gen = await self._follow(job, gen)
-        url = str(gen["assets"]["video"])  # _follow made sure there is one
+        url = str(gen["assets"][job.request.asset])  # _follow made sure there is one
         self._set(job, "downloading", "", video_url=url)
         job.video_url = url
         got = await download(
@@ -447,7 +451,7 @@ class JobManager:
                 dream_start = dream_start or loop.time()
                 self._progress(job, "dreaming", (loop.time() - dream_start) / TYPICAL_DREAM_SECONDS * 0.95)
             if state == "completed":
-                if not (gen.get("assets") or {}).get("video"):
+                if not (gen.get("assets") or {}).get(job.request.asset):
                     raise GenerationFailed("Luma marked the generation completed but gave no video URL")
                 return gen
             if state == "failed":

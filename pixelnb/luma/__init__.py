@@ -14,9 +14,11 @@ from pixelnb.luma.request import (
     ASPECT_RATIOS,
     DURATIONS,
     MODELS,
+    REQUEST_KINDS,
     RESOLUTIONS,
     GenerationRequest,
     normalize_keyframes,
+    request_from_json,
 )
 
 __all__ = [
@@ -24,11 +26,13 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DURATIONS",
     "MODELS",
+    "REQUEST_KINDS",
     "RESOLUTIONS",
     "GenerationRequest",
     "LumaClient",
     "PollPolicy",
     "failure_error",
     "normalize_keyframes",
+    "request_from_json",
     "resolve_api_key",
 ]

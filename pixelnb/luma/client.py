@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pixelnb.errors import AuthError
+from pixelnb.errors import AuthError, InternalError
 from pixelnb.luma.keys import resolve_api_key
 from pixelnb.luma.mapping import _Transient, map_error
 from pixelnb.luma.request import GenerationRequest
@@ -216,6 +216,15 @@ class LumaClient:
                 return gen
         return None
 
+    def _creator(self, request: GenerationRequest) -> Callable[..., Awaitable[Any]]:
+        """The SDK call that creates a generation of the request's kind."""
+        sdk = self.sdk()
+        creators: dict[str, Callable[..., Awaitable[Any]]] = {"video": sdk.generations.create}
+        try:
+            return creators[request.kind]
+        except KeyError:
+            raise InternalError(f"no create call for {request.kind!r} generations") from None
+
     async def create(
         self,
         request: GenerationRequest,
@@ -241,7 +250,7 @@ class LumaClient:
             await self._pace_creates()
             started = time.monotonic()
             try:
-                gen = await self._call(lambda: self.sdk().generations.create(**body))
+                gen = await self._call(lambda: self._creator(request)(**body))
                 return _as_dict(gen)
             except _Transient as t:
                 if attempt == attempts - 1 and not t.sent:

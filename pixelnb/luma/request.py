@@ -8,12 +8,21 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pixelnb.errors import RequestError
 
-__all__ = ["ASPECT_RATIOS", "DURATIONS", "MODELS", "RESOLUTIONS", "GenerationRequest", "normalize_keyframes"]
+__all__ = [
+    "ASPECT_RATIOS",
+    "DURATIONS",
+    "MODELS",
+    "REQUEST_KINDS",
+    "RESOLUTIONS",
+    "GenerationRequest",
+    "normalize_keyframes",
+    "request_from_json",
+]
 
 MODELS = ("ray-2", "ray-flash-2")
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21")
@@ -65,7 +74,16 @@ def normalize_keyframes(keyframes: Any) -> dict[str, dict[str, str]] | None:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One video generation as Luma's create call takes it."""
+    """One video generation as Luma's create call takes it.
+
+    The job layer needs only what every kind of work has: ``kind`` (its name in the store
+    and in :data:`REQUEST_KINDS`), ``asset`` (which of the generation's ``assets`` is the
+    result), ``validate``, ``to_api``, ``key``, ``matches``, ``to_json`` and ``from_json``.
+    An image generation (Photon) is the next kind.
+    """
+
+    kind: ClassVar[str] = "video"
+    asset: ClassVar[str] = "video"
 
     prompt: str | None
     model: str = "ray-2"
@@ -203,3 +221,19 @@ class GenerationRequest:
         d = json.loads(text)
         d["concepts"] = tuple(d.get("concepts") or ())
         return cls(**d)
+
+
+# Every kind of work the job layer can follow, by the name the store records.
+REQUEST_KINDS: dict[str, type[GenerationRequest]] = {GenerationRequest.kind: GenerationRequest}
+
+
+def request_from_json(kind: str, text: str) -> GenerationRequest:
+    """The request a stored job holds, rebuilt as its own kind."""
+    try:
+        cls = REQUEST_KINDS[kind]
+    except KeyError:
+        raise RequestError(
+            f"this job is a {kind!r} job, which this version of pixelnb cannot follow; upgrade pixelnb",
+            hint="",
+        ) from None
+    return cls.from_json(text)

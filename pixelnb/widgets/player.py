@@ -26,6 +26,7 @@ _HERE = Path(__file__).parent
 
 MIN_FPS, MAX_FPS = 0.1, 240.0  # the rates player.js plays (its fps box has the same bounds)
 
+
 class Player(FallbackMixin, anywidget.AnyWidget):
     """Plays a :class:`~pixelnb.Sprite`: play/pause, fps, scrubber, loop or ping-pong,
     zoom, checkerboard or solid background, and the palette as a strip.
