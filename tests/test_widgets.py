@@ -221,3 +221,19 @@ def test_on_frame_returns_an_unsubscribe_handle(manager):
     stop()
     assert job._frame_listeners == []
     job.result(30)
+
+
+def test_running_the_studio_cell_again_unsubscribes_the_old_studio(studio, fake):
+    studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
+    studio.prompt.value = "a cat in a re-run cell"
+    studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+    fake.dream_seconds = 30
+
+    async def go():
+        job = studio.generate()
+        again = Studio(studio.manager, out_dir=studio.out_dir)  # the cell, run again
+        assert studio._on_change not in job._callbacks, "the old Studio still follows the job"
+        assert again.jobs[job.id] is job
+        again.close()
+
+    run_on_loop(go())

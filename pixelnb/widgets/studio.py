@@ -17,10 +17,11 @@ import io
 import os
 import tempfile
 import time
+import weakref
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import ipywidgets as w
 
@@ -56,8 +57,11 @@ class Studio(FallbackMixin, w.VBox):
 
     ``Studio(manager=None, out_dir="pixelnb-out")``: jobs go to ``manager`` (the default
     store, ``LUMAAI_API_KEY`` and ``LUMAAI_BASE_URL`` when None); exports are written to
-    ``out_dir`` and offered for download.
+    ``out_dir`` and offered for download. A manager has one Studio: a new one (its cell run
+    again) closes the one before it, which then follows no job.
     """
+
+    _current: ClassVar[weakref.WeakValueDictionary[int, Studio]] = weakref.WeakValueDictionary()
 
     def __init__(
         self, manager: JobManager | None = None, out_dir: str | os.PathLike[str] = "pixelnb-out"
@@ -65,6 +69,10 @@ class Studio(FallbackMixin, w.VBox):
         from pixelnb.jobs import default_manager
 
         self.manager = manager or default_manager()
+        before = Studio._current.get(id(self.manager))
+        if before is not None and before.manager is self.manager:
+            before.close()
+        Studio._current[id(self.manager)] = self
         self.out_dir = Path(out_dir)
         self.jobs: dict[str, Job] = {}
         self.sprite: Sprite | None = None
