@@ -284,3 +284,23 @@ def test_credits(manager):
     from pixelnb.jobs import credits
 
     assert credits(manager) == 100_000.0
+
+
+def test_two_submits_at_once_are_one_job(manager, fake):
+    """Two threads submit the same request at the same moment (two click messages handled
+    at once): one job, one generation."""
+    barrier = threading.Barrier(8)
+    got = []
+
+    def submit():
+        barrier.wait()
+        got.append(generate("a cat clicked by many", manager=manager, pixel=PIXEL))
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(j) for j in got}) == 1
+    got[0].result(30)
+    assert fake.creates == 1

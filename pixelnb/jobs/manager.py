@@ -101,6 +101,7 @@ class JobManager:
         self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._bg_loop: asyncio.AbstractEventLoop | None = None
         self._bg_thread: threading.Thread | None = None
+        self._submit_lock = threading.RLock()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -206,16 +207,19 @@ class JobManager:
             pixel=opts.to_json(),
             kind=request.kind,
         )
-        if not fresh:
-            running = self._running(rec.request_hash, opts)
-            if running is not None:
-                return running  # one payment per intent: a double submit is the same job
-            self._reuse(rec)
-        if not rec.video_path:
-            self.client.require_key()  # no key, no job: say so now, not from the background
-        rec.history = [("pending", rec.created_at, "reused" if rec.luma_id else "")]
-        self.store.add(rec)
-        return self._start(rec)
+        # Two submits can race (ipykernel 7 may handle two clicks' messages at once): the
+        # check for a running twin and the registration of the new job happen as one step.
+        with self._submit_lock:
+            if not fresh:
+                running = self._running(rec.request_hash, opts)
+                if running is not None:
+                    return running  # one payment per intent: a double submit is the same job
+                self._reuse(rec)
+            if not rec.video_path:
+                self.client.require_key()  # no key, no job: say so now, not from the background
+            rec.history = [("pending", rec.created_at, "reused" if rec.luma_id else "")]
+            self.store.add(rec)
+            return self._start(rec)
 
     def _running(self, request_hash: str, pixel: PixelOptions) -> Job | None:
         """A job of this manager's, still under way, for the same request and options."""
