@@ -15,10 +15,12 @@ stage, measured in benchmarks/run.py, stays a small part of it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,17 +54,9 @@ def tiny_clip(path: Path) -> Path:
     return path
 
 
-def rss_mb() -> tuple[float, float]:
-    """(current, peak) resident memory of this process, MB, from /proc."""
-    fields = dict(
-        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
-    )
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
-def sequential(n: int) -> None:
-    import gc
-
+@contextlib.contextmanager
+def bench_manager(poll: PollPolicy, max_active: int = 10) -> Iterator[tuple[JobManager, FakeLuma]]:
+    """A JobManager on a temporary store, against a zero-delay fake serving the tiny clip."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeLuma(
@@ -74,7 +68,24 @@ def sequential(n: int) -> None:
         ) as fake,
     ):
         client = LumaClient("bench-key", base_url=fake.base_url, creates_per_minute=1_000_000)
-        manager = JobManager(JobStore(Path(tmp) / "jobs.sqlite3"), client=client, poll=PollPolicy(0.01, 0.05))
+        with JobManager(
+            JobStore(Path(tmp) / "jobs.sqlite3"), client=client, poll=poll, max_active=max_active
+        ) as manager:
+            yield manager, fake
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process, MB, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def sequential(n: int) -> None:
+    import gc
+
+    with bench_manager(PollPolicy(0.01, 0.05)) as (manager, _fake):
         pixel = {"size": 48, "colors": 16, "fps": 12}
         generate("warm-up", manager=manager, pixel=pixel).result(60)
         gc.collect()
@@ -99,20 +110,7 @@ def main() -> None:
         sequential(args.sequential)
         return
     n = args.jobs
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        FakeLuma(
-            tiny_clip(Path(tmp) / "tiny.mp4"),
-            queue_seconds=0,
-            dream_seconds=0,
-            max_active=10_000,
-            creates_per_minute=1_000_000,
-        ) as fake,
-    ):
-        client = LumaClient("bench-key", base_url=fake.base_url, creates_per_minute=1_000_000)
-        manager = JobManager(
-            JobStore(Path(tmp) / "jobs.sqlite3"), client=client, poll=PollPolicy(0.05, 0.2), max_active=n
-        )
+    with bench_manager(PollPolicy(0.05, 0.2), max_active=n) as (manager, fake):
         pixel = {"size": 8, "colors": 2, "fps": 1}
         cpu0, wall0 = time.process_time(), time.perf_counter()
         latencies = []

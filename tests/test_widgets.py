@@ -104,9 +104,7 @@ def test_studio_asks_for_a_key_and_generates(studio, fake):
 
 
 def test_a_double_click_on_generate_pays_once(studio, fake):
-    studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
-    studio.prompt.value = "a cat clicked twice"
-    studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+    fill(studio, "a cat clicked twice")
 
     async def go():
         first = studio.generate()  # the two click messages reach the kernel one after another
@@ -195,10 +193,15 @@ def test_sprite_frames_reach_the_grid_from_a_path(tmp_path):
     assert grid.n_frames == len(s)
 
 
-def test_the_studio_lets_go_of_finished_jobs_and_of_all_when_closed(studio, fake):
+def fill(studio, prompt: str) -> None:
+    """The key given in the password box, a prompt and small pixel options."""
     studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
-    studio.prompt.value = "a cat that finishes"
+    studio.prompt.value = prompt
     studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+
+
+def test_the_studio_lets_go_of_finished_jobs_and_of_all_when_closed(studio, fake):
+    fill(studio, "a cat that finishes")
     fake.dream_seconds = 30
 
     async def go():
@@ -224,9 +227,7 @@ def test_on_frame_returns_an_unsubscribe_handle(manager):
 
 
 def test_running_the_studio_cell_again_unsubscribes_the_old_studio(studio, fake):
-    studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
-    studio.prompt.value = "a cat in a re-run cell"
-    studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+    fill(studio, "a cat in a re-run cell")
     fake.dream_seconds = 30
 
     async def go():

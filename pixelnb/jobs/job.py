@@ -71,27 +71,22 @@ class Job:
 
     def on_change(self, callback: Callable[[Job], None]) -> Callable[[], None]:
         """Call ``callback(job)`` after every change; returns a function that stops it."""
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def remove() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return remove
+        return self._subscribe(self._callbacks, callback)
 
     def on_frame(self, callback: Callable[[Any], None]) -> Callable[[], None]:
         """Call ``callback(frame)`` with each source frame (RGB array) as it is decoded,
         on the job's event loop: a live frame grid fills from it. Returns a function that
         stops it."""
+        return self._subscribe(self._frame_listeners, callback)
+
+    def _subscribe(self, listeners: list[Any], callback: Any) -> Callable[[], None]:
         with self._lock:
-            self._frame_listeners.append(callback)
+            listeners.append(callback)
 
         def remove() -> None:
             with self._lock:
-                if callback in self._frame_listeners:
-                    self._frame_listeners.remove(callback)
+                if callback in listeners:
+                    listeners.remove(callback)
 
         return remove
 
