@@ -52,7 +52,9 @@ def test_frame_grid_appends_live(sprite):
     g = FrameGrid(title="live")
     for frame in sprite.to_rgb()[:5]:
         g.append(frame)
-    assert g.n_frames == 5 and len(g.rgb) == 5 * 36 * 64 * 3
+    assert g.n_frames == 5 and g.rgb == b""  # sent as messages, not re-sent as state
+    g.finish()
+    assert len(g.rgb) == 5 * 36 * 64 * 3
     with pytest.raises(OptionError, match="cannot join"):
         g.append(np.zeros((10, 10, 3), np.uint8))
     g.set(sprite)
@@ -238,3 +240,25 @@ def test_running_the_studio_cell_again_unsubscribes_the_old_studio(studio, fake)
         again.close()
 
     run_on_loop(go())
+
+
+def test_the_convert_tab_looks_for_a_grid_only_when_asked(studio):
+    studio.path.value = str(sample_clip())
+    studio.size.value, studio.fps.value = 24, 4
+    studio.convert()
+    assert "grid" not in studio.sprite.info  # decoded small, no grid search
+    assert max(studio.source_grid.width, studio.source_grid.height) <= 96
+    studio.find_grid.value = True
+    studio.convert()
+    assert "no grid" in studio.sprite.info["grid"]
+
+
+def test_live_frames_travel_as_messages_with_linear_traffic(sprite, monkeypatch):
+    g = FrameGrid(title="live")
+    sent = []
+    monkeypatch.setattr(g, "send", lambda content, buffers=None: sent.append(sum(map(len, buffers or []))))
+    for frame in sprite.to_rgb()[:10]:
+        g.append(frame)
+    one = 36 * 64 * 3
+    assert sent == [one] * 10, "each append sends its own frame only"
+    assert g.rgb == b""

@@ -109,7 +109,9 @@ class Studio(FallbackMixin, w.VBox):
             accept="video/*,.mp4,.mov,.webm,.mkv", multiple=False, description="Upload"
         )
         self.convert_button = w.Button(description="Convert", button_style="primary", icon="play")
-        conv_tab = w.VBox([w.HBox([self.path, self.upload]), self.convert_button])
+        # Ordinary footage has no pixel grid; looking for one decodes every frame at full size.
+        self.find_grid = w.Checkbox(value=False, description="find the pixel grid (AI pixel-art video)")
+        conv_tab = w.VBox([w.HBox([self.path, self.upload]), self.find_grid, self.convert_button])
         self.tabs = w.Tab(children=[gen_tab, conv_tab])
         self.tabs.set_title(0, "Generate")
         self.tabs.set_title(1, "Convert a video")
@@ -273,6 +275,7 @@ class Studio(FallbackMixin, w.VBox):
         self.sprite = sprite
         self.player.sprite = sprite
         self.pixel_grid.set(sprite)
+        self.source_grid.finish()
         if video is not None and Path(video).is_file() and self.source_grid.n_frames != len(sprite):
             from pixelnb.video import sample
 
@@ -356,7 +359,7 @@ class Studio(FallbackMixin, w.VBox):
         self._selected = None
         self.source_grid.clear()
         self.pixel_grid.clear()
-        opts = self._pixel().kwargs()
+        opts = self._pixel().replace(grid="auto" if self.find_grid.value else "off").kwargs()
         t0 = time.monotonic()
 
         def done(sprite: Sprite) -> None:
