@@ -262,3 +262,8 @@ def test_live_frames_travel_as_messages_with_linear_traffic(sprite, monkeypatch)
     one = 36 * 64 * 3
     assert sent == [one] * 10, "each append sends its own frame only"
     assert g.rgb == b""
+
+
+def test_a_zoom_the_caller_gives_is_kept(sprite):
+    assert Player(sprite, zoom=1).zoom == 1
+    assert Player(sprite).zoom == 4  # 64 px wide: 256 // 64

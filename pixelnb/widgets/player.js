@@ -92,7 +92,7 @@ function render({ model, el: root }) {
     }
     canvas.dataset.frame = String(t);
     scrub.value = String(t);
-    label.textContent = `${t + 1}/${frames.length}`;
+    label.textContent = frames.length ? `${t + 1}/${frames.length}` : "";
   }
 
   function style() {
@@ -147,6 +147,7 @@ function render({ model, el: root }) {
     draw();
     tell();
   });
+  // "change" fires on Enter as well as on leaving the box.
   fps.addEventListener("change", () => {
     model.set("fps", Math.min(240, Math.max(0.1, Number(fps.value) || 1)));
     model.save_changes();

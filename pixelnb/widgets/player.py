@@ -56,6 +56,7 @@ class Player(FallbackMixin, anywidget.AnyWidget):
 
     def __init__(self, sprite: Sprite | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._zoom_given = "zoom" in kwargs  # Player(sprite, zoom=1) keeps 1
         self._sprite: Sprite | None = None
         if sprite is not None:
             self.sprite = sprite
@@ -73,7 +74,7 @@ class Player(FallbackMixin, anywidget.AnyWidget):
             self.fps = min(MAX_FPS, max(MIN_FPS, round(1000.0 * len(durations) / sum(durations), 3)))
             self.palette = sprite.palette.colors.tobytes()
             self.indices = sprite.indices.tobytes()
-            if "zoom" not in self._trait_values or self.zoom * max(sprite.width, sprite.height) < 128:
+            if not self._zoom_given:
                 self.zoom = min(16, max(1, 256 // max(sprite.width, sprite.height)))
             self.frame = 0
         self._refresh_fallback()

@@ -155,3 +155,16 @@ def test_a_paused_player_stops_its_animation_loop(page):
     assert paused == 0, f"the paused player asked for {paused} animation frames"
     assert resumed > 0, "playing again did not restart the animation loop"
     page.close()
+
+
+def test_an_empty_player_shows_no_frame_count(page):
+    load(page, np.zeros((0, 1, 1), np.uint8), np.array([[0, 0, 0], [255, 255, 255]], np.uint8))
+    assert page.text_content(".pixelnb-label") == ""
+
+
+def test_the_fps_box_applies_on_enter(page):
+    palette = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)
+    load(page, np.zeros((3, 1, 1), np.uint8), palette)
+    page.fill(".pixelnb-fps", "7")
+    page.press(".pixelnb-fps", "Enter")
+    assert page.evaluate("window.model.get('fps')") == 7
