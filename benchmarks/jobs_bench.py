@@ -1,11 +1,13 @@
 """The job manager under load: 200 concurrent jobs against a zero-delay fake server.
 
-    .venv/bin/python benchmarks/jobs_bench.py [--jobs 200] [--sequential 600]
+    .venv/bin/python benchmarks/jobs_bench.py [--jobs 200] [--sequential 600 [--against REV]]
 
 Reports submit latency (the time `generate()` takes to hand back a Job: p50, p99) and the
 manager's CPU per job. With ``--sequential N`` it runs N jobs one after another, each
 dropped once done (as a notebook that re-runs a cell does), and reports the process's RSS
 before, after and its peak: a manager that kept every Job and Sprite would grow with N.
+``--against REV`` then runs the same measure on that git revision's pixelnb (a temporary
+worktree), side by side in one run.
 
 CPU per job is the process's CPU time for the whole run (the fake server's threads
 included) divided by the jobs. The fake serves a tiny 1 s, 64x64 clip so that the pixel
@@ -23,12 +25,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# --src=DIR measures the pixelnb in DIR (what --against uses for an older revision).
+sys.path.insert(0, next((a[6:] for a in sys.argv if a.startswith("--src=")), str(Path(__file__).parents[1])))
 
 from pixelnb.jobs import JobManager, generate
 from pixelnb.luma import LumaClient, PollPolicy
 from pixelnb.store import JobStore
 from pixelnb.testing import FakeLuma
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = sys.path[0]
 
 
 def tiny_clip(path: Path) -> Path:
@@ -68,10 +74,14 @@ def bench_manager(poll: PollPolicy, max_active: int = 10) -> Iterator[tuple[JobM
         ) as fake,
     ):
         client = LumaClient("bench-key", base_url=fake.base_url, creates_per_minute=1_000_000)
-        with JobManager(
+        manager = JobManager(
             JobStore(Path(tmp) / "jobs.sqlite3"), client=client, poll=poll, max_active=max_active
-        ) as manager:
+        )
+        try:
             yield manager, fake
+        finally:
+            if hasattr(manager, "close"):  # older revisions have no close()
+                manager.close()
 
 
 def rss_mb() -> tuple[float, float]:
@@ -101,13 +111,32 @@ def sequential(n: int) -> None:
     )
 
 
+def against(rev: str, n: int) -> None:
+    """The same --sequential measure on revision ``rev``, in a fresh process."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True)
+        try:
+            print(f"revision {rev}:", flush=True)
+            subprocess.run([sys.executable, __file__, f"--src={tree}", "--sequential", str(n)], check=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--sequential", type=int, default=0, help="run this many jobs one by one and report RSS")
+    ap.add_argument("--against", default=None, help="with --sequential: also measure this git revision")
+    ap.add_argument("--src", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sequential:
+        print(f"this tree ({SRC}):", flush=True)
         sequential(args.sequential)
+        if args.against:
+            against(args.against, args.sequential)
         return
     n = args.jobs
     with bench_manager(PollPolicy(0.05, 0.2), max_active=n) as (manager, fake):

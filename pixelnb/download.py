@@ -11,7 +11,6 @@ Every redirect hop is checked before it is followed, and the whole download has 
 from __future__ import annotations
 
 import asyncio
-import errno
 import hashlib
 import os
 import time
@@ -69,10 +68,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _disk_full(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
 def _publish(part: Path, folder: Path) -> Downloaded:
     """Hash the part file and move it to ``<sha256>.mp4`` (an existing file of that name
     is kept only if its content matches it)."""
@@ -110,7 +105,7 @@ async def download(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        if _disk_full(exc):
+        if DiskFull.caused(exc):
             raise DiskFull(folder, "the video") from None
         raise
     part = folder / f".{name or os.urandom(8).hex()}.part"
@@ -213,7 +208,7 @@ async def download(
             "resuming continues from there"
         ) from None
     except OSError as exc:
-        if _disk_full(exc):
+        if DiskFull.caused(exc):
             cleanup()
             raise DiskFull(folder, "the video") from None
         raise
@@ -227,7 +222,7 @@ async def download(
     try:
         got = _publish(part, folder)
     except OSError as exc:
-        if _disk_full(exc):
+        if DiskFull.caused(exc):
             cleanup()
             raise DiskFull(folder, "the video") from None
         raise

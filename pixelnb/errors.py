@@ -107,6 +107,13 @@ class DiskFull(PixelnbError, OSError):
     def __str__(self) -> str:
         return str(self.args[0])
 
+    @staticmethod
+    def caused(exc: OSError) -> bool:
+        """Whether an OSError says the disk (or the user's quota) is full."""
+        import errno
+
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.what))
 

@@ -8,7 +8,6 @@ carried forward, so a 12 fps animation lasts the right time overall.
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import math
@@ -292,7 +291,7 @@ def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) ->
     try:
         return _save(sprite, p, scale, folder=_is_folder_target(path))
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if DiskFull.caused(exc):
             raise DiskFull(p, "the export") from None
         raise
 

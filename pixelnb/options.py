@@ -31,6 +31,7 @@ from pixelnb.errors import OptionError
 from pixelnb.palette import MAX_COLORS, MIN_COLORS, Palette, PaletteSpec, resolve_palette
 from pixelnb.quantize import DITHERS
 from pixelnb.resize import DOWNSCALES
+from pixelnb.video import BACKENDS
 
 __all__ = ["HYSTERESIS", "MAX_OUTPUT_SIDE", "MAX_SIZE", "PixelOptions", "check_number"]
 
@@ -41,7 +42,6 @@ MAX_SIZE = 1024  # cells on the longest side: far past pixel art, far below a fr
 MAX_OUTPUT_SIDE = 8192  # pixels a side of a written frame, after --scale
 MAX_FPS = 240.0
 GRIDS = ("auto", "off")
-BACKENDS = ("pyav", "decord")
 
 
 def _kind(value: object) -> str:

@@ -300,12 +300,12 @@ class Studio(FallbackMixin, w.VBox):
     def generate(self) -> Job | None:
         """Submit the form (the Generate button).
 
-        The button stays disabled from the click until the job exists, and the manager
-        gives a second submit of the same request the job already under way, so a double
-        click pays once.
+        A double click pays once: the manager gives a second submit of the same request
+        and options the job already under way, even when ipykernel handles both clicks'
+        messages at once (disabling the button here could not help: the front end sees
+        the change only after this handler returns).
         """
         self.error.value = ""
-        self.generate_button.disabled = True
         try:
             request = GenerationRequest.build(
                 self.prompt.value or None,
@@ -320,8 +320,6 @@ class Studio(FallbackMixin, w.VBox):
         except (PixelnbError, ValueError) as err:
             self.error.value = _error_html(err)
             return None
-        finally:
-            self.generate_button.disabled = False
         self._track(job)
         self._selected = job.id
         self._refresh_table()
