@@ -135,9 +135,7 @@ class Job:
     def cancel(self) -> None:
         """Stop following the job; it ends ``cancelled``. The generation stays at Luma."""
         self._cancel_requested = True
-        task, loop = self._task, self._loop
-        if task is not None and loop is not None and not task.done():
-            loop.call_soon_threadsafe(task.cancel)
+        self._stop_task()
 
     # -- the manager's side: the only parts of a Job that JobManager touches -------------------
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -168,6 +166,9 @@ class Job:
     def _interrupt(self) -> None:
         """Stop following (the manager is closing); the record stays resumable."""
         self._interrupted = True
+        self._stop_task()
+
+    def _stop_task(self) -> None:
         task, loop = self._task, self._loop
         if task is not None and loop is not None and not task.done() and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)

@@ -135,9 +135,7 @@ class JobManager:
         """Stop following the jobs (their records stay resumable), close the Luma client and
         stop the background loop. ``with JobManager(...) as m:`` does it on exit; in a
         coroutine, use ``await m.aclose()`` or ``async with``."""
-        jobs = [j for j in list(self._jobs.values()) if not j.done()]
-        for job in jobs:
-            job._interrupt()
+        jobs = self._interrupt_all()
         loop = self._bg_loop
         self._bg_loop = None
         if loop is not None and not loop.is_closed():
@@ -153,6 +151,13 @@ class JobManager:
         elif self.client._sdk is not None:
             self.client._drop_sdk()
 
+    def _interrupt_all(self) -> list[Job]:
+        """Stop following every running job (records stay resumable); returns them."""
+        jobs = [j for j in list(self._jobs.values()) if not j.done()]
+        for job in jobs:
+            job._interrupt()
+        return jobs
+
     async def _drain(self, jobs: list[Job]) -> None:
         tasks = [t for t in (j._pending() for j in jobs) if t is not None]
         if tasks:
@@ -162,9 +167,7 @@ class JobManager:
     async def aclose(self) -> None:
         """:meth:`close` from a coroutine: jobs on this loop are stopped and awaited."""
         here = asyncio.get_running_loop()
-        jobs = [j for j in list(self._jobs.values()) if not j.done()]
-        for job in jobs:
-            job._interrupt()
+        jobs = self._interrupt_all()
         await self._drain([j for j in jobs if j._runs_on(here)])
         if self._bg_loop is not None:
             await asyncio.to_thread(self.close)
