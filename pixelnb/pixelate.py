@@ -32,7 +32,7 @@ from pixelnb.palette import MIN_COLORS, Palette, PaletteSpec, fit_palette, resol
 from pixelnb.quantize import floyd_steinberg, map_indices, ordered_offsets
 from pixelnb.resize import MODE_FACTOR, block_mode, resize_frames
 from pixelnb.sprite import Sprite
-from pixelnb.video import Backend, Clip, Size, fit_size, sample
+from pixelnb.video import Backend, Clip, Size, fit_size, probe, sample
 
 __all__ = ["HYSTERESIS", "pixelate", "pixelate_with"]
 
@@ -143,8 +143,19 @@ def pixelate_with(
         if progress is not None:
             progress(stage, frac)
 
+    note = ""
+    if fps is not None and not isinstance(source, Clip):
+        rate = probe(source).fps
+        if rate > 0 and fps > rate * 1.001:
+            # More frames than the video has would only repeat frames: take each one once.
+            note = f"asked {fps:g} fps; the video has {rate:g} fps, so every frame once at {rate:g} fps"
+            fps = rate
+            opts = opts.replace(fps=rate)
     if opts.grid != "off":
-        return _pixelate_on_grid(source, opts, fixed, progress=progress, on_frame=on_frame)
+        sprite = _pixelate_on_grid(source, opts, fixed, progress=progress, on_frame=on_frame)
+        if note:
+            sprite.info["fps_note"] = note
+        return sprite
     factor = MODE_FACTOR if downscale == "mode" else 1
     if isinstance(source, Clip):
         clip = source if fps is None else _resample_clip(source, fps)
@@ -180,7 +191,18 @@ def pixelate_with(
         work = clip.frames
         src_name = str(source)
     return _quantize(
-        work, (out_w, out_h), factor, clip, src_name, colors, fixed, dither, downscale, hysteresis, report
+        work,
+        (out_w, out_h),
+        factor,
+        clip,
+        src_name,
+        colors,
+        fixed,
+        dither,
+        downscale,
+        hysteresis,
+        report,
+        {"fps_note": note} if note else None,
     )
 
 

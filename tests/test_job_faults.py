@@ -379,3 +379,33 @@ def test_an_echoed_key_in_a_refused_request_is_redacted(tmp_path):
             asyncio.run(client.create(req))
     assert secret not in str(info.value) and "[redacted]" in str(info.value)
     assert info.value.status_code == 400
+
+
+def test_an_unreachable_luma_shows_reconnecting_and_the_job_recovers_by_itself(tmp_path, make_manager):
+    """The server goes away mid-dream: no retry budget of single reads ends the job; it
+    says "reconnecting" and carries on, with no new create, once the server is back."""
+    import threading
+
+    from pixelnb.jobs import generate
+    from pixelnb.testing import FakeLuma
+
+    state = tmp_path / "fake.json"
+    first = FakeLuma(api_key=TEST_KEY, queue_seconds=0.05, dream_seconds=3.0, state=state).start()
+    m = make_manager(base_url=first.base_url, client_kw={"retry_wait": 0.02, "read_retries": 0})
+    job = generate("a lighthouse at dusk", manager=m, pixel={"size": 24, "colors": 6, "fps": 4})
+    dreaming, reconnecting = threading.Event(), threading.Event()
+    job.on_change(lambda j: dreaming.set() if j.state == "dreaming" else None)
+    job.on_change(lambda j: reconnecting.set() if j.progress.stage.startswith("reconnecting") else None)
+    assert dreaming.wait(10)
+    first.stop()
+    assert reconnecting.wait(10), job.progress
+    assert job.state == "dreaming" and not job.done()
+    second = FakeLuma(
+        api_key=TEST_KEY, queue_seconds=0.05, dream_seconds=0.5, state=state, port=first.port
+    ).start()
+    try:
+        job.result(30)
+        assert (first.creates, second.creates) == (1, 0)
+        assert job.state == "completed"
+    finally:
+        second.stop()

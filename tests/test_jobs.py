@@ -304,3 +304,66 @@ def test_two_submits_at_once_are_one_job(manager, fake):
     assert len({id(j) for j in got}) == 1
     got[0].result(30)
     assert fake.creates == 1
+
+
+def test_cancel_while_dreaming_deletes_the_generation_at_luma_and_says_so(manager, fake):
+    import httpx
+
+    fake.dream_seconds = 30
+    job = generate("a slow cloud", manager=manager, pixel=PIXEL)
+    assert reached(job, "dreaming").wait(10)
+    bar = job.progress.fraction
+    job.cancel()
+    with pytest.raises(JobCancelled, match="deleted at Luma, which stops it"):
+        job.result(5)
+    gone = httpx.get(
+        f"{fake.base_url}/generations/{job.luma_id}", headers={"Authorization": f"Bearer {TEST_KEY}"}
+    )
+    assert gone.status_code == 404  # the fake's record of it is gone: Luma was asked to delete
+    assert job.progress.fraction == pytest.approx(bar, abs=0.01) and job.progress.fraction < 1
+
+
+def test_cancel_before_the_create_says_nothing_was_paid(fake, make_manager):
+    fake.dream_seconds = 30
+    m = make_manager(max_active=1)
+    first = generate("a slow cloud", manager=m, pixel=PIXEL)
+    waiting = generate("a second cloud", manager=m, pixel=PIXEL)  # waits for the one slot
+    assert reached(first, "dreaming").wait(10)
+    waiting.cancel()
+    with pytest.raises(JobCancelled, match="nothing was paid"):
+        waiting.result(5)
+    assert fake.creates == 1
+    first.cancel()
+
+
+def test_a_rerun_after_a_deleting_cancel_pays_for_a_new_generation(manager, fake):
+    fake.dream_seconds = 30
+    job = generate("a slow cloud", manager=manager, pixel=PIXEL)
+    assert reached(job, "dreaming").wait(10)
+    job.cancel()
+    with pytest.raises(JobCancelled):
+        job.result(5)
+    fake.dream_seconds = 0.1
+    again = generate("a slow cloud", manager=manager, pixel=PIXEL)
+    again.result(30)
+    assert fake.creates == 2 and again.luma_id != job.luma_id and not again.reused
+
+
+def test_a_rerun_of_a_finished_prompt_says_it_reused_the_generation(manager, fake):
+    first = generate("a cat", manager=manager, pixel=PIXEL)
+    first.result(30)
+    again = generate("a cat", manager=manager, pixel={**PIXEL, "colors": 4})
+    again.result(30)
+    assert again.reused and not first.reused and fake.creates == 1
+
+
+def test_the_typical_dream_is_learnt_from_the_store(manager, fake):
+    from pixelnb.jobs.manager import TYPICAL_DREAM_SECONDS
+
+    assert manager.typical_dream_seconds() == TYPICAL_DREAM_SECONDS  # nothing seen yet
+    fake.dream_seconds = 1.5
+    job = generate("a cat", manager=manager, pixel=PIXEL)
+    job.result(30)
+    (t_dream,) = [t for s, t, _ in job.history if s == "dreaming"]
+    t_next = next(t for s, t, _ in job.history if s == "downloading")
+    assert manager.typical_dream_seconds() == pytest.approx(max(1.0, t_next - t_dream))

@@ -164,3 +164,13 @@ def test_what_info_records_is_what_was_done(bunny):
     assert (sprite.info["dither"], sprite.info["downscale"]) == ("bayer4", "area")
     with pytest.raises(OptionError, match="cannot dither"):
         pixelate(bunny, size=32, downscale="mode", dither="bayer4")
+
+
+def test_an_fps_above_the_videos_takes_each_frame_once_and_says_so(tmp_path):
+    from media import moving_square
+
+    clip = encode(tmp_path / "ten.mp4", moving_square, count=30, fps=10)  # 3 s at 10 fps
+    s = pixelate(clip, size=24, colors=6, fps=12)
+    assert len(s) == 30 and s.fps == 10  # not 36 frames with six repeats
+    assert "the video has 10 fps" in s.info["fps_note"]
+    assert "fps_note" not in pixelate(clip, size=24, colors=6, fps=5).info

@@ -61,6 +61,11 @@ class Job:
 
     # -- observing -------------------------------------------------------------------------
     @property
+    def reused(self) -> bool:
+        """True when the job follows an earlier generation of the same request: no new one is paid."""
+        return bool(self.history) and self.history[0][2] == "reused"
+
+    @property
     def elapsed(self) -> float:
         """Seconds since the job was submitted (until it ended, once it has)."""
         end = self.history[-1][1] if self.state in TERMINAL and self.history else time.time()
@@ -133,7 +138,11 @@ class Job:
 
     # -- results -----------------------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop following the job; it ends ``cancelled``. The generation stays at Luma."""
+        """Stop the job; it ends ``cancelled``, and ``job.error`` says what happened at Luma.
+
+        A generation still queued or dreaming is deleted at Luma (the call that stops it);
+        one already made stays, and a re-run of the same prompt reuses it.
+        """
         self._cancel_requested = True
         self._stop_task()
 

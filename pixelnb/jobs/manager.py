@@ -36,10 +36,14 @@ __all__ = ["JOB_DEFAULTS", "JobManager"]
 log = logging.getLogger("pixelnb.jobs")
 T = TypeVar("T")
 
-TYPICAL_DREAM_SECONDS = 150.0  # Luma's typical render time; only shapes the progress bar
+# Luma publishes no render times; third parties report 15-60 s for Ray 2 (luma-api.md).
+# Until this store has seen a dream of its own, the dreaming bar is measured against this.
+TYPICAL_DREAM_SECONDS = 60.0
 # Failures that resuming can carry on from without paying again.
 _RESUMABLE_ERRORS = ("LumaUnavailable", "DownloadError", "DiskFull", "StoreError")
 _CREATING = "sending create"
+_DELETED = "deleted at Luma"  # the detail of a cancel that deleted its generation
+REUSED = "reused"  # the detail of a job's first state when it follows an earlier generation
 # A job's pixel options default to a game sprite's rate, and look for the grid Luma's
 # "pixel art" only imitates.
 JOB_DEFAULTS: dict[str, Any] = {"fps": 12.0, "grid": "auto"}
@@ -220,7 +224,7 @@ class JobManager:
                 self._reuse(rec)
             if not rec.video_path:
                 self.client.require_key()  # no key, no job: say so now, not from the background
-            rec.history = [("pending", rec.created_at, "reused" if rec.luma_id else "")]
+            rec.history = [("pending", rec.created_at, REUSED if rec.luma_id else "")]
             self.store.add(rec)
             return self._start(rec)
 
@@ -244,6 +248,13 @@ class JobManager:
                 rec.video_path, rec.video_sha256 = prior.video_path, prior.video_sha256
                 return
         for prior in priors:
+            deleted = (
+                prior.state == "cancelled"
+                and bool(prior.history)
+                and prior.history[-1][2].startswith(_DELETED)
+            )
+            if deleted:
+                continue  # that generation is gone from Luma
             if prior.luma_id and not (prior.state == "failed" and prior.error_type not in _RESUMABLE_ERRORS):
                 rec.luma_id = prior.luma_id  # follow (or re-download) it: no second payment
                 return
@@ -298,7 +309,9 @@ class JobManager:
         now = self.store.set_state(job.id, state, detail, **fields)
         job.state = state
         job.history.append((state, now, detail))
-        job.progress = Progress(SPAN[state][0], state)
+        # A job that stopped keeps the bar where it stopped: never a full bar for a failure.
+        fraction = job.progress.fraction if state in ("failed", "cancelled") else SPAN[state][0]
+        job.progress = Progress(fraction, state)
         job._notify()
 
     def _progress(self, job: Job, stage: str, frac: float) -> None:
@@ -331,8 +344,9 @@ class JobManager:
                 )
                 job.error = outcome
             else:
-                outcome = JobCancelled(f"job {job.id[:8]} was cancelled")
-                self._end(job, "cancelled", outcome, "cancelled by the user")
+                detail, what = await self._withdraw(job)
+                outcome = JobCancelled(f"job {job.id[:8]} was cancelled: {what}")
+                self._end(job, "cancelled", outcome, detail)
         except PixelnbError as err:
             if isinstance(err, LumaError):
                 err.job_id = err.job_id or job.id
@@ -362,8 +376,48 @@ class JobManager:
         except StoreError as store_err:
             log.warning("job %s ended %s but the store could not record it: %s", job.id[:8], state, store_err)
             job.state = state
-            job.progress = Progress(1.0, state)
             job._notify()
+
+    async def _withdraw(self, job: Job) -> tuple[str, str]:
+        """After a cancel: delete the generation at Luma while it is still being made (the
+        only call that stops it), and say what happened and what may still happen."""
+        stage = job.state
+        if not job.luma_id:
+            if job.history and job.history[-1][2] == _CREATING:
+                return "cancelled during create", (
+                    "it was cancelled while its create was on the way; if Luma received it, the "
+                    "generation is listed there and a re-run finds it before paying again"
+                )
+            return "cancelled before create", "no generation was created; nothing was paid"
+        if stage not in ("pending", "queued", "dreaming"):
+            return "cancelled after the video was made", (
+                f"the video of generation {job.luma_id} was already made (and paid); a re-run "
+                "with the same prompt reuses it"
+            )
+        try:
+            await asyncio.wait_for(self.client.delete(job.luma_id), timeout=15)
+        except (PixelnbError, TimeoutError) as err:
+            return "cancelled; delete failed", (
+                f"Luma could not be asked to delete generation {job.luma_id} "
+                f"({self.client.redact(str(err))}); Luma may still finish it"
+            )
+        return f"{_DELETED} ({job.luma_id})", (
+            f"generation {job.luma_id} was {stage} and is deleted at Luma, which stops it; "
+            "Luma does not say whether a deleted generation is billed"
+        )
+
+    def typical_dream_seconds(self) -> float:
+        """The median time this store's finished generations spent dreaming (Luma
+        publishes none); TYPICAL_DREAM_SECONDS before the first."""
+        spans = []
+        for rec in self.store.all()[-50:]:
+            for (state, t, _), (_, t_next, _) in zip(rec.history, rec.history[1:], strict=False):
+                if state == "dreaming" and rec.state == "completed":
+                    spans.append(t_next - t)
+        if not spans:
+            return TYPICAL_DREAM_SECONDS
+        spans.sort()
+        return max(1.0, spans[len(spans) // 2])
 
     async def _lead(self, job: Job) -> None:
         """Hold the job's lease before following it. While another live process holds it,
@@ -419,7 +473,7 @@ class JobManager:
         self.client.require_key()
         async with self._slot():
             if rec.luma_id:
-                gen = await self.client.get(rec.luma_id)
+                gen = await self._get_patiently(job, asyncio.get_running_loop().time())
             else:
                 # A job that crashed while its create was in flight may have been billed.
                 check_first = bool(rec.history) and rec.history[-1][2] == _CREATING
@@ -450,13 +504,14 @@ class JobManager:
         start = loop.time()
         delays = self.poll.delays()
         dream_start: float | None = None
+        typical = self.typical_dream_seconds()
         while True:
             state = gen.get("state")
             if state in ("queued", "dreaming") and job.state != state:
                 self._set(job, state, job.luma_id or "")
             if state == "dreaming":
                 dream_start = dream_start or loop.time()
-                self._progress(job, "dreaming", (loop.time() - dream_start) / TYPICAL_DREAM_SECONDS * 0.95)
+                self._progress(job, "dreaming", min(0.95, (loop.time() - dream_start) / typical))
             if state == "completed":
                 if not (gen.get("assets") or {}).get(job.request.asset):
                     raise GenerationFailed("Luma marked the generation completed but gave no video URL")
@@ -473,7 +528,30 @@ class JobManager:
                 )
             await asyncio.sleep(next(delays))
             assert job.luma_id is not None
-            gen = await self.client.get(job.luma_id)
+            gen = await self._get_patiently(job, start)
+
+    async def _get_patiently(self, job: Job, start: float) -> dict[str, Any]:
+        """Read the generation, riding out an unreachable Luma until the poll deadline: the
+        job says "reconnecting" meanwhile and carries on by itself when Luma answers."""
+        assert job.luma_id is not None
+        loop = asyncio.get_running_loop()
+        backoff = self.poll.delays()
+        while True:
+            try:
+                gen = await self.client.get(job.luma_id)
+            except LumaUnavailable as err:
+                if loop.time() - start > self.poll.deadline:
+                    raise
+                if not job.progress.stage.startswith("reconnecting"):
+                    log.info("job %s: Luma unreachable (%s); reconnecting", job.id[:8], err.message)
+                job.progress = Progress(job.progress.fraction, f"reconnecting ({err.message})")
+                job._notify()
+                await asyncio.sleep(next(backoff))
+                continue
+            if job.progress.stage.startswith("reconnecting"):
+                job.progress = Progress(job.progress.fraction, job.state)
+                job._notify()
+            return gen
 
     async def _pixelate(self, job: Job, video: Path) -> Sprite:
         from pixelnb.pixelate import pixelate_with

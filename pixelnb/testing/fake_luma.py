@@ -139,8 +139,10 @@ class FakeLuma:
         return self
 
     def stop(self) -> None:
+        """Stop as a killed server would: no new connections, and the open ones cut."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
 
     def __enter__(self) -> FakeLuma:
         return self.start()
@@ -579,6 +581,31 @@ class _QuietServer(ThreadingHTTPServer):
     """Clients that hang up (as timeouts make them) are expected here, not errors."""
 
     request_queue_size = 256  # the default of 5 drops connections under a burst of jobs
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Hang up on every open (keep-alive) connection, as a stopped server process does."""
+        import socket
+
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
