@@ -35,7 +35,7 @@ __all__ = [
     "sheet_layout",
 ]
 
-FORMATS = (".gif", ".png", ".apng", ".webp", ".html")
+FORMATS = (".gif", ".png", ".apng", ".webp", ".html", ".zip")
 
 
 def rounded_durations(durations: list[float], unit: int) -> list[int]:
@@ -187,11 +187,26 @@ def _write_webp(sprite: Sprite, path: Path, scale: int) -> None:
     )
 
 
+def _frame_names(sprite: Sprite) -> list[str]:
+    digits = max(3, len(str(len(sprite) - 1)))
+    return [f"frame_{i:0{digits}d}.png" for i in range(len(sprite))]
+
+
 def _write_frames(sprite: Sprite, folder: Path, scale: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    digits = max(3, len(str(len(sprite) - 1)))
-    for i, im in enumerate(_p_frames(sprite, scale)):
-        im.save(folder / f"frame_{i:0{digits}d}.png", format="PNG", optimize=True)
+    for name, im in zip(_frame_names(sprite), _p_frames(sprite, scale), strict=True):
+        im.save(folder / name, format="PNG", optimize=True)
+
+
+def _write_zip(sprite: Sprite, path: Path, scale: int) -> None:
+    """The frames as PNGs in one zip, written straight into it (no folder on disk)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
+        for name, im in zip(_frame_names(sprite), _p_frames(sprite, scale), strict=True):
+            buf = io.BytesIO()
+            im.save(buf, format="PNG", optimize=True)
+            zf.writestr(name, buf.getvalue())
 
 
 def _write_frames_atomic(sprite: Sprite, folder: Path, scale: int) -> None:
@@ -302,7 +317,13 @@ def _save(sprite: Sprite, p: Path, scale: int, folder: bool) -> Path:
         _write_frames_atomic(sprite, p, scale)
         return p
     tmp = p.with_name(f".{p.name}.part")
-    writers = {".gif": _write_gif, ".apng": _write_apng, ".webp": _write_webp, ".html": _write_html}
+    writers = {
+        ".gif": _write_gif,
+        ".apng": _write_apng,
+        ".webp": _write_webp,
+        ".html": _write_html,
+        ".zip": _write_zip,
+    }
     json_tmp = tmp.with_name(tmp.name + ".json")
     try:
         if ext == ".png":

@@ -110,7 +110,7 @@ class Sprite:
 
         ``.gif`` (exact palette, looping), ``.png`` (a sprite sheet plus an Aseprite-style
         ``.json`` beside it), ``.apng``, ``.webp`` (lossless), ``.html`` (a page with the
-        animation, the frame grid and the palette), or a folder (a path without an
+        animation, the frame grid and the palette), ``.zip`` (the PNG frames), or a folder (a path without an
         extension, or an existing folder) of numbered PNG frames. Returns the path written.
         """
         from pixelnb.export import save_sprite

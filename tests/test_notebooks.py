@@ -4,6 +4,7 @@ and keep what a reader needs: widget views with static fallbacks, and saved widg
 import base64
 import json
 import os
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -53,16 +54,22 @@ def test_quickstart(tmp_path):
     nb = execute("quickstart", tmp_path, {"PIXELNB_CACHE": str(tmp_path / "cache")})
     views = outputs(nb, "application/vnd.jupyter.widget-view+json")
     assert len(views) >= 2
-    for view in views:  # every widget display carries the static fallback
-        assert view["data"]["text/html"].startswith('<img src="data:image/gif;base64,')
-        assert "image/png" in view["data"]
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    for cell in cells:  # every widget display is followed by its fallback output
+        for i, out in enumerate(cell.outputs):
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+                fallback = cell.outputs[i + 1]["data"]
+                assert 'class="pixelnb-fallback"' in fallback["text/html"]
+                assert "data:image/" in fallback["text/html"] and "image/png" in fallback
     players = [
         m for m in widget_models(nb).values() if m["state"].get("_anywidget_id", "").endswith("Player")
     ]
     assert players and players[0]["state"]["n_frames"] == 64
     buffers = {tuple(b["path"]): base64.b64decode(b["data"]) for b in players[0]["buffers"]}
-    # The animation travels as palette indices, not images: 64 frames of 64x36 bytes.
-    assert len(buffers[("indices",)]) == 64 * 36 * 64 and len(buffers[("palette",)]) == 16 * 3
+    # The animation travels as deflated palette indices, not images: 64 frames of 64x36 bytes.
+    indices = zlib.decompress(buffers[("indices",)])
+    assert len(indices) == 64 * 36 * 64 and len(buffers[("palette",)]) == 16 * 3
+    assert len(buffers[("indices",)]) < len(indices) / 4
     assert (tmp_path / "quickstart-out" / "bunny.gif").is_file()
     assert outputs(nb, "image/png"), "the matplotlib figures are there"
     size = len(json.dumps(nb))

@@ -1,7 +1,11 @@
 """The widgets' Python side: state, fallbacks, and the Studio driven without a browser."""
 
 import asyncio
+import base64
+import datetime
+import io
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -9,7 +13,7 @@ import pytest
 from conftest import TEST_KEY
 from pixelnb import Palette, Sprite, pixelate
 from pixelnb.data import sample_clip
-from pixelnb.errors import OptionError
+from pixelnb.errors import AuthError, JobCancelled, OptionError
 from pixelnb.luma import PollPolicy
 from pixelnb.store import JobStore
 from pixelnb.widgets import FrameGrid, Player, Studio
@@ -24,21 +28,43 @@ def sprite() -> Sprite:
 def test_player_state_is_indices_and_palette_not_images(sprite):
     p = Player(sprite)
     state = p.get_state()
-    assert (
-        state["indices"] == sprite.indices.tobytes() and state["palette"] == sprite.palette.colors.tobytes()
-    )
+    assert state["encoding"] == "deflate"
+    assert zlib.decompress(state["indices"]) == sprite.indices.tobytes()
+    assert state["palette"] == sprite.palette.colors.tobytes()
     assert (state["width"], state["height"], state["n_frames"], state["fps"]) == (64, 36, 48, 12.0)
     size = sum(len(v) if isinstance(v, (bytes, str)) else len(json.dumps(v)) for v in state.values())
-    assert size < 150_000, f"a 48-frame 64x36 animation costs {size} bytes of state"
+    assert size < 40_000, f"a 48-frame 64x36 animation costs {size} bytes of state"
 
 
-def test_player_carries_static_fallbacks(sprite):
-    data, _ = Player(sprite)._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in data
-    assert (
-        data["text/html"].startswith('<img src="data:image/gif;base64,')
-        and data["image/png"][:4] == b"\x89PNG"
-    )
+def test_player_is_displayed_with_a_fallback_output_of_its_animation(sprite, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append((data, kw)) or Handle())
+    Player(sprite)._ipython_display_()
+    (view, _), (fallback, kw) = shown
+    assert "application/vnd.jupyter.widget-view+json" in view and "text/html" not in view
+    assert kw.get("display_id") is True  # updated when the picture changes
+    html = fallback["text/html"]
+    assert 'class="pixelnb-fallback"' in html and "<style>" in html
+    gif = base64.b64decode(html.split("data:image/gif;base64,")[1].split('"')[0])
+    assert gif[:6] == b"GIF89a" and fallback["image/png"][:4] == b"\x89PNG"
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(gif)).n_frames == len(sprite)  # the animation, not one frame
+
+
+def test_a_frame_grid_falls_back_to_a_contact_sheet(sprite):
+    html = FrameGrid(sprite).fallback()["text/html"]
+    assert "data:image/png;base64," in html and "image/gif" not in html
+
+
+class Handle:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, data, **kw):
+        self.updates.append(data)
 
 
 def test_player_follows_a_new_sprite(sprite):
@@ -52,13 +78,15 @@ def test_frame_grid_appends_live(sprite):
     g = FrameGrid(title="live")
     for frame in sprite.to_rgb()[:5]:
         g.append(frame)
-    assert g.n_frames == 5 and g.rgb == b""  # sent as messages, not re-sent as state
+    assert g.n_frames == 5 and g.data == b""  # sent as messages, not re-sent as state
     g.finish()
-    assert len(g.rgb) == 5 * 36 * 64 * 3
+    assert g.encoding == "jpeg" and g.frames().shape == (5, 36, 64, 3)
+    assert np.abs(g.frames().astype(int) - sprite.to_rgb()[:5].astype(int)).mean() < 8  # a JPEG of them
     with pytest.raises(OptionError, match="cannot join"):
         g.append(np.zeros((10, 10, 3), np.uint8))
     g.set(sprite)
-    assert g.n_frames == 48
+    assert g.n_frames == 48 and g.encoding == "indexed"
+    assert np.array_equal(g.frames(), sprite.to_rgb())  # pixel art is kept exactly
 
 
 def test_key_field_never_syncs_the_key():
@@ -67,7 +95,9 @@ def test_key_field_never_syncs_the_key():
     field._handle(field, {"kind": "api-key", "value": " luma-secret-123 "}, [])
     assert got == ["luma-secret-123"]
     assert "luma-secret-123" not in json.dumps(field.get_state(), default=str)
-    assert field.status.startswith("key set")
+    assert field.status == "key set (kept in this kernel only)" and not field.asking
+    field.ask("Luma refused that key")
+    assert field.asking and "refused" in field.status
 
 
 @pytest.fixture
@@ -85,7 +115,7 @@ def run_on_loop(coro):
 
 
 def test_studio_asks_for_a_key_and_generates(studio, fake):
-    assert studio.key_field.layout.display != "none"
+    assert studio.key_field.asking
 
     async def go():
         studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": TEST_KEY}, [])
@@ -96,10 +126,12 @@ def test_studio_asks_for_a_key_and_generates(studio, fake):
         return await job
 
     sprite = run_on_loop(go())
-    assert studio.key_field.layout.display == "none"
+    assert not studio.key_field.asking
     assert studio.player.n_frames == len(sprite) and studio.pixel_grid.n_frames == len(sprite)
-    assert studio.source_grid.n_frames >= len(sprite)  # filled live while sampling
-    assert "completed" in studio.job_table.value
+    assert studio.source_view.n_frames >= len(sprite)  # filled live while sampling
+    (row,) = studio.job_table.rows
+    assert row["state"] == "completed" and studio.job_table.selected == row["id"]
+    assert f"Complete! {len(sprite)} pixel-art frames" in studio.done_line.value
     for child in studio.children:  # the key is in no widget's state
         assert TEST_KEY not in json.dumps(getattr(child, "get_state", dict)(), default=str)
     assert fake.creates == 1
@@ -133,7 +165,13 @@ def test_studio_converts_a_file_and_exports(studio, tmp_path):
     sheet = studio.export("png")
     frames = studio.export("zip")
     assert gif.suffix == ".gif" and sheet.with_suffix(".json").is_file() and frames.suffix == ".zip"
-    assert 'download="' in studio.links.value
+    assert [f["name"] for f in studio.downloads.files] == [frames.name]
+    assert sorted(p.name for p in frames.parent.iterdir()) == sorted(
+        [gif.name, sheet.name, sheet.with_suffix(".json").name, frames.name]
+    )  # no folder left
+    import zipfile
+
+    assert len(zipfile.ZipFile(frames).namelist()) == len(studio.sprite)
 
 
 def test_studio_reports_a_missing_video(studio):
@@ -171,16 +209,11 @@ def test_exports_need_a_result(studio):
 
 
 def test_fallback_updates_displayed_copies(sprite):
-    updates = []
-
-    class Handle:
-        def update(self, data, **kw):
-            updates.append(data)
-
+    handle = Handle()
     p = Player()
-    p._handles = [Handle()]
+    p._handles = [handle]
     p.sprite = sprite
-    assert updates and "text/html" in updates[-1]
+    assert handle.updates and "data:image/gif" in handle.updates[-1]["text/html"]
 
 
 def test_sprite_frames_reach_the_grid_from_a_path(tmp_path):
@@ -246,7 +279,7 @@ def test_the_convert_tab_looks_for_a_grid_only_when_asked(studio):
     studio.size.value, studio.fps.value = 24, 4
     studio.convert()
     assert "grid" not in studio.sprite.info  # decoded small, no grid search
-    assert max(studio.source_grid.width, studio.source_grid.height) <= 96
+    assert max(studio.source_view.width, studio.source_view.height) <= 96
     studio.find_grid.value = True
     studio.convert()
     assert "no grid" in studio.sprite.info["grid"]
@@ -260,9 +293,160 @@ def test_live_frames_travel_as_messages_with_linear_traffic(sprite, monkeypatch)
         g.append(frame)
     one = 36 * 64 * 3
     assert sent == [one] * 10, "each append sends its own frame only"
-    assert g.rgb == b""
+    assert g.data == b""
 
 
 def test_a_zoom_the_caller_gives_is_kept(sprite):
     assert Player(sprite, zoom=1).zoom == 1
     assert Player(sprite).zoom == 4  # 64 px wide: 256 // 64
+
+
+def test_generate_before_a_key_says_enter_it_above(studio, fake):
+    studio.prompt.value = "a cat"
+    assert studio.generate() is None
+    assert "enter your Luma API key in the box above" in studio.error.value
+    assert "LUMAAI_API_KEY" not in studio.error.value and studio.key_field.asking
+    assert fake.creates == 0
+
+
+def test_a_refused_key_brings_the_key_box_back(studio, fake):
+    studio.key_field._handle(studio.key_field, {"kind": "api-key", "value": "luma-wrong-key-000"}, [])
+    assert not studio.key_field.asking
+    fill_options(studio, "a cat")
+
+    async def go():
+        job = studio.generate()
+        with pytest.raises(AuthError):
+            await job
+
+    run_on_loop(go())
+    assert studio.key_field.asking and "refused" in studio.key_field.status
+    assert "AuthError" in studio.error.value and fake.creates == 0
+
+
+def test_the_generate_button_is_one_click_until_the_job_exists(studio, fake):
+    fill(studio, "a cat clicked in the browser")
+    sent = []
+    studio.generate_button.send = lambda content, buffers=None: sent.append(content)
+
+    async def go():
+        studio.generate_button._handle(studio.generate_button, {"type": "click"}, [])
+        assert sent == [{"type": "done"}]  # the browser enables it again only now
+        (job_id,) = studio.jobs
+        assert studio.job_table.selected == job_id  # and the new job is selected
+        return await studio.jobs[job_id]
+
+    run_on_loop(go())
+    assert fake.creates == 1
+
+
+def test_cancel_in_the_studio_says_what_happened_at_luma(studio, fake):
+    fill(studio, "a slow cat")
+    fake.dream_seconds = 30
+
+    async def go():
+        job = studio.generate()
+        while job.state != "dreaming":
+            await asyncio.sleep(0.01)
+        studio.cancel()
+        with pytest.raises(JobCancelled):
+            await job
+        return job
+
+    job = run_on_loop(go())
+    assert "deleted at Luma" in studio.stage.value and studio.progress.value < 1
+    assert studio.progress.bar_style == "warning"
+    assert 'class="pixelnb-step stopped" data-step="dreaming"' in studio.timeline.value
+    assert job.state == "cancelled"
+
+
+def test_a_rerun_says_reused_no_new_generation(studio, fake):
+    fill(studio, "a cat seen twice")
+
+    async def go():
+        await studio.generate()
+        studio.colors.value = 4  # new pixels, same video
+        again = studio.generate()
+        await again
+        return again
+
+    again = run_on_loop(go())
+    assert again.reused and fake.creates == 1
+    assert "reused — no new generation" in studio.job_table.rows[0]["stage"]
+
+
+def test_the_last_chosen_source_wins_and_the_old_result_clears(studio, tmp_path):
+    from media import encode, moving_square
+
+    studio.size.value, studio.fps.value = 16, 4
+    other = encode(tmp_path / "o.mp4", moving_square, count=10).read_bytes()
+    studio.upload.value = (
+        {
+            "name": "other.mp4",
+            "type": "video/mp4",
+            "size": len(other),
+            "content": other,
+            "last_modified": datetime.datetime.now(datetime.timezone.utc),
+        },
+    )
+    studio.path.value = str(sample_clip())  # typed after the upload: the typed path wins
+    studio.convert()
+    assert studio.sprite.source == str(sample_clip())
+    studio.export("gif")
+    assert studio.downloads.files
+    studio.upload.value = (
+        {
+            "name": "other.mp4",
+            "type": "video/mp4",
+            "size": len(other),
+            "content": other,
+            "last_modified": datetime.datetime.now(datetime.timezone.utc),
+        },
+    )
+    studio.convert()  # chosen last: the upload
+    assert studio.sprite.source.endswith("other.mp4") and studio.upload.value == ()  # no bytes kept in state
+    studio.path.value = "no/such/video.mp4"
+    studio.convert()
+    assert studio.sprite is None and studio.player.n_frames == 0 and studio.downloads.files == []
+    assert studio.done_line.value == "" and "VideoError" in studio.error.value
+
+
+def test_an_fps_above_the_clips_is_said_in_the_studio(studio, tmp_path):
+    from media import encode, moving_square
+
+    studio.path.value = str(encode(tmp_path / "ten.mp4", moving_square, count=20, fps=10))
+    studio.size.value, studio.fps.value = 16, 12
+    studio.convert()
+    assert len(studio.sprite) == 20 and "the video has 10 fps" in studio.done_line.value
+
+
+def test_jobs_are_one_table_with_whole_prompts_for_the_hover(studio, fake):
+    long = "a very long prompt about a cat walking through a garden full of flowers at dusk " * 2
+    fill(studio, long.strip())
+
+    async def go():
+        await studio.generate()
+
+    run_on_loop(go())
+    (row,) = studio.job_table.rows
+    assert row["prompt"] == long.strip() and row["stage"] == "done"
+    assert not any(isinstance(c, __import__("ipywidgets").Select) for c in studio.children)
+
+
+def test_downloads_send_the_file_bytes_only_when_clicked(tmp_path):
+    from pixelnb.widgets.controls import Downloads
+
+    f = tmp_path / "a.gif"
+    f.write_bytes(b"GIF89a-bytes")
+    d = Downloads()
+    d.offer([f])
+    assert "GIF89a" not in json.dumps(d.get_state(), default=str)
+    sent = []
+    d.send = lambda content, buffers=None: sent.append((content, buffers))
+    d._handle(d, {"type": "get", "name": "a.gif"}, [])
+    assert sent == [({"type": "file", "name": "a.gif", "mime": "image/gif"}, [b"GIF89a-bytes"])]
+
+
+def fill_options(studio, prompt: str) -> None:
+    studio.prompt.value = prompt
+    studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4

@@ -1,8 +1,10 @@
-// pixelnb FrameGrid: a contact sheet of frames that fills in as they arrive.
+// pixelnb FrameGrid: a contact sheet of frames that fills in as they arrive, or plays them.
 //
-// Model state: rgb (uint8 bytes, n_frames*height*width*3: the final set), width, height,
-// n_frames, zoom, title. Live frames arrive as custom messages {type: "append", count,
-// width, height} with one binary buffer, and {type: "clear"}; each frame is drawn once.
+// Model state (the final set): data + encoding ("indexed": zlib-deflated palette indices
+// with palette; "jpeg": one JPEG sheet, columns frames per row), width, height, n_frames,
+// zoom, title, view ("grid" | "play"), fps, display_width. Live frames arrive as custom
+// messages {type: "append", count, width, height} with one binary buffer of RGB bytes, and
+// {type: "clear"}; each frame is drawn once, into its own small canvas.
 
 function bytes(dv) {
   if (!dv) return new Uint8Array(0);
@@ -11,15 +13,32 @@ function bytes(dv) {
   return new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
 }
 
+async function inflate(data) {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 function render({ model, el }) {
-  el.classList.add("pixelnb-framegrid");
+  el.classList.add("pixelnb-framegrid", "pixelnb-live");
   const title = document.createElement("div");
   title.className = "pixelnb-grid-title";
   const grid = document.createElement("div");
   grid.className = "pixelnb-grid";
-  el.append(title, grid);
+  const screen = document.createElement("canvas");
+  screen.className = "pixelnb-screen";
+  el.append(title, grid, screen);
+  let shown = 0;  // the frame on the play screen
+  let timer = 0;
 
-  function paint(canvas, rgb, f, w, h) {
+  function frameCanvas(w, h) {
+    const c = document.createElement("canvas");
+    c.width = w; c.height = h;
+    c.dataset.index = String(grid.children.length);
+    grid.appendChild(c);
+    return c;
+  }
+
+  function addRGB(rgb, f, w, h) {
     const img = new ImageData(w, h);
     const base = f * w * h * 3;
     for (let p = 0; p < w * h; p++) {
@@ -28,44 +47,99 @@ function render({ model, el }) {
       img.data[p * 4 + 2] = rgb[base + p * 3 + 2];
       img.data[p * 4 + 3] = 255;
     }
-    canvas.getContext("2d").putImageData(img, 0, 0);
+    frameCanvas(w, h).getContext("2d").putImageData(img, 0, 0);
   }
 
-  function add(rgb, f, w, h, z) {
-    const c = document.createElement("canvas");
-    c.width = w; c.height = h;
-    c.style.width = `${w * z}px`; c.style.height = `${h * z}px`;
-    c.dataset.index = String(grid.children.length);
-    paint(c, rgb, f, w, h);
-    grid.appendChild(c);
+  function layout() {
+    const w = model.get("width"), h = model.get("height"), z = model.get("zoom") || 1;
+    const play = model.get("view") === "play";
+    grid.style.display = play ? "none" : "";
+    screen.style.display = play ? "" : "none";
+    for (const c of grid.children) { c.style.width = `${w * z}px`; c.style.height = `${h * z}px`; }
+    if (play && w && h) {
+      const dw = model.get("display_width");
+      screen.width = w; screen.height = h;
+      screen.style.width = `${dw}px`; screen.style.height = `${Math.round((dw * h) / w)}px`;
+    }
+    el.dataset.frames = String(grid.children.length);
+  }
+
+  function show(i) {
+    const src = grid.children[i];
+    if (!src || model.get("view") !== "play") return;
+    shown = i;
+    const ctx = screen.getContext("2d");
+    ctx.drawImage(src, 0, 0);
+    screen.dataset.frame = String(i);
+  }
+
+  function restartTimer() {
+    if (timer) clearInterval(timer);
+    timer = 0;
+    if (model.get("view") !== "play") return;
+    timer = setInterval(() => {
+      const n = grid.children.length;
+      if (n > 1 && model.get("encoding")) show((shown + 1) % n);  // plays once final
+    }, 1000 / Math.max(0.1, model.get("fps")));
   }
 
   model.on("msg:custom", (msg, buffers) => {
-    if (msg.type === "clear") { grid.replaceChildren(); el.dataset.frames = "0"; return; }
+    if (msg.type === "clear") { grid.replaceChildren(); layout(); return; }
     if (msg.type !== "append" || !buffers || !buffers.length) return;
     const rgb = bytes(buffers[0]);
-    const z = model.get("zoom") || 1;
     if (grid.firstChild && Number(grid.firstChild.width) !== msg.width) grid.replaceChildren();
-    for (let f = 0; f < msg.count; f++) add(rgb, f, msg.width, msg.height, z);
-    el.dataset.frames = String(grid.children.length);
+    for (let f = 0; f < msg.count; f++) addRGB(rgb, f, msg.width, msg.height);
+    layout();
+    show(grid.children.length - 1);  // live: the newest frame
   });
 
-  function update() {
+  let loading = 0;
+  async function load() {
+    const ticket = ++loading;
     const w = model.get("width"), h = model.get("height"), n = model.get("n_frames");
-    const z = model.get("zoom") || 1;
-    const rgb = bytes(model.get("rgb"));
+    const enc = model.get("encoding"), data = bytes(model.get("data"));
     title.textContent = model.get("title");
-    if (grid.children.length > n || (grid.firstChild && Number(grid.firstChild.width) !== w)) grid.replaceChildren();
-    // Frames not yet drawn from live messages (a reopened notebook, or a set()) come from rgb.
-    for (let f = grid.children.length; f < n && rgb.length >= (f + 1) * w * h * 3; f++) add(rgb, f, w, h, z);
-    for (const c of grid.children) { c.style.width = `${w * z}px`; c.style.height = `${h * z}px`; }
-    el.dataset.frames = String(grid.children.length);
+    if (!enc) { layout(); return; }  // live frames (if any) are already drawn
+    const fresh = [];
+    if (enc === "indexed") {
+      const idx = await inflate(data);
+      const pal = bytes(model.get("palette"));
+      for (let f = 0; f < n && idx.length >= (f + 1) * w * h; f++) {
+        const c = document.createElement("canvas");
+        c.width = w; c.height = h;
+        const img = new ImageData(w, h);
+        for (let p = 0; p < w * h; p++) {
+          const k = idx[f * w * h + p] * 3;
+          img.data.set([pal[k], pal[k + 1], pal[k + 2], 255], p * 4);
+        }
+        c.getContext("2d").putImageData(img, 0, 0);
+        fresh.push(c);
+      }
+    } else if (enc === "jpeg") {
+      const sheet = await createImageBitmap(new Blob([data], { type: "image/jpeg" }));
+      const cols = model.get("columns") || 1;
+      for (let f = 0; f < n; f++) {
+        const c = document.createElement("canvas");
+        c.width = w; c.height = h;
+        c.getContext("2d").drawImage(sheet, (f % cols) * w, Math.floor(f / cols) * h, w, h, 0, 0, w, h);
+        fresh.push(c);
+      }
+    }
+    if (ticket !== loading) return;
+    fresh.forEach((c, i) => { c.dataset.index = String(i); });
+    grid.replaceChildren(...fresh);
+    layout();
+    show(0);
+    restartTimer();
   }
 
-  model.on("change:rgb", update);
-  model.on("change:zoom", update);
-  model.on("change:title", update);
-  update();
+  model.on("change:data", load);
+  model.on("change:encoding", load);
+  model.on("change:title", () => { title.textContent = model.get("title"); });
+  for (const name of ["zoom", "view", "display_width"]) model.on(`change:${name}`, () => { layout(); show(shown); restartTimer(); });
+  model.on("change:fps", restartTimer);
+  load();
+  return () => { if (timer) clearInterval(timer); };
 }
 
 export default { render };

@@ -1,15 +1,21 @@
 // pixelnb Player: plays a Sprite on a canvas with crisp pixels. The play timer runs here,
 // in the browser; Python only hears about pauses and scrubbing (playing, frame).
 //
-// Model state: indices (uint8 bytes, frames*height*width), palette (uint8 bytes, rgb*k),
-// width, height, n_frames, fps, playing, frame, mode ("loop" | "pingpong"), zoom,
-// background ("checker" | "solid"), background_color.
+// Model state: indices (uint8 bytes, frames*height*width; zlib-deflated when encoding is
+// "deflate"), palette (uint8 bytes, rgb*k), width, height, n_frames, fps, playing, frame,
+// mode ("loop" | "pingpong"), zoom, background ("checker" | "solid"), background_color.
 
 function bytes(dv) {
   if (!dv) return new Uint8Array(0);
   if (dv instanceof Uint8Array) return dv;
   if (dv instanceof ArrayBuffer) return new Uint8Array(dv);
   return new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+}
+
+// zlib data ("deflate" in the Compression Streams API), as Python's zlib.compress makes it.
+async function inflate(data) {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 function el(tag, attrs = {}, children = []) {
@@ -24,7 +30,7 @@ function el(tag, attrs = {}, children = []) {
 }
 
 function render({ model, el: root }) {
-  root.classList.add("pixelnb-player");
+  root.classList.add("pixelnb-player", "pixelnb-live");
   const canvas = el("canvas", { class: "pixelnb-canvas", "data-frame": "0" });
   const off = document.createElement("canvas");
   const ctx = canvas.getContext("2d");
@@ -52,9 +58,14 @@ function render({ model, el: root }) {
   let last = null;
   let raf = null;
 
-  function decode() {
+  let decoding = 0;  // the newest decode wins when the sprite changes again meanwhile
+  async function decode() {
+    const ticket = ++decoding;
     const w = model.get("width"), h = model.get("height"), n = model.get("n_frames");
-    const idx = bytes(model.get("indices")), pal = bytes(model.get("palette"));
+    const pal = bytes(model.get("palette"));
+    let idx = bytes(model.get("indices"));
+    if (model.get("encoding") === "deflate" && idx.length) idx = await inflate(idx);
+    if (ticket !== decoding) return;
     frames = [];
     if (!w || !h || !n || idx.length < w * h * n) return;
     const k = Math.floor(pal.length / 3);
@@ -156,7 +167,7 @@ function render({ model, el: root }) {
   zoom.addEventListener("change", () => { model.set("zoom", Number(zoom.value)); model.save_changes(); });
   bg.addEventListener("change", () => { model.set("background", bg.value); model.save_changes(); });
 
-  const redecode = () => { decode(); draw(); };
+  const redecode = async () => { await decode(); draw(); };
   model.on("change:indices", redecode);
   model.on("change:palette", redecode);
   model.on("change:n_frames", redecode);
@@ -171,9 +182,9 @@ function render({ model, el: root }) {
   });
 
   t = Math.max(0, Math.min(model.get("frame") || 0, model.get("n_frames") - 1));
-  decode();
   style();
   draw();
+  redecode();
   raf = model.get("playing") ? requestAnimationFrame(tick) : 0;
   return () => { if (raf) cancelAnimationFrame(raf); raf = 0; };
 }
