@@ -382,8 +382,9 @@ def test_an_echoed_key_in_a_refused_request_is_redacted(tmp_path):
 
 
 def test_an_unreachable_luma_shows_reconnecting_and_the_job_recovers_by_itself(tmp_path, make_manager):
-    """The server goes away mid-dream: no retry budget of single reads ends the job; it
-    says "reconnecting" and carries on, with no new create, once the server is back."""
+    """The server goes away mid-dream: the job says "reconnecting" from the first failed
+    read, no retry budget of single reads ends it, and it carries on, with no new create,
+    once the server is back."""
     import threading
 
     from pixelnb.jobs import generate
@@ -391,7 +392,7 @@ def test_an_unreachable_luma_shows_reconnecting_and_the_job_recovers_by_itself(t
 
     state = tmp_path / "fake.json"
     first = FakeLuma(api_key=TEST_KEY, queue_seconds=0.05, dream_seconds=3.0, state=state).start()
-    m = make_manager(base_url=first.base_url, client_kw={"retry_wait": 0.02, "read_retries": 0})
+    m = make_manager(base_url=first.base_url, client_kw={"retry_wait": 0.02, "read_retries": 2})
     job = generate("a lighthouse at dusk", manager=m, pixel={"size": 24, "colors": 6, "fps": 4})
     dreaming, reconnecting = threading.Event(), threading.Event()
     job.on_change(lambda j: dreaming.set() if j.state == "dreaming" else None)

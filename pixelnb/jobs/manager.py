@@ -532,20 +532,25 @@ class JobManager:
 
     async def _get_patiently(self, job: Job, start: float) -> dict[str, Any]:
         """Read the generation, riding out an unreachable Luma until the poll deadline: the
-        job says "reconnecting" meanwhile and carries on by itself when Luma answers."""
+        job says "reconnecting" from the first failed read and carries on by itself when
+        Luma answers again."""
         assert job.luma_id is not None
         loop = asyncio.get_running_loop()
         backoff = self.poll.delays()
+
+        def reconnecting(err: LumaError, wait: float) -> None:
+            if not job.progress.stage.startswith("reconnecting"):
+                log.info("job %s: Luma unreachable (%s); reconnecting", job.id[:8], err.message)
+            job.progress = Progress(job.progress.fraction, f"reconnecting ({err.message})")
+            job._notify()
+
         while True:
             try:
-                gen = await self.client.get(job.luma_id)
+                gen = await self.client.get(job.luma_id, on_retry=reconnecting)
             except LumaUnavailable as err:
                 if loop.time() - start > self.poll.deadline:
                     raise
-                if not job.progress.stage.startswith("reconnecting"):
-                    log.info("job %s: Luma unreachable (%s); reconnecting", job.id[:8], err.message)
-                job.progress = Progress(job.progress.fraction, f"reconnecting ({err.message})")
-                job._notify()
+                reconnecting(err, 0.0)
                 await asyncio.sleep(next(backoff))
                 continue
             if job.progress.stage.startswith("reconnecting"):

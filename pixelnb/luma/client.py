@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pixelnb.errors import AuthError, InternalError
+from pixelnb.errors import AuthError, InternalError, LumaError
 from pixelnb.luma.keys import resolve_api_key
 from pixelnb.luma.mapping import _Transient, map_error
 from pixelnb.luma.request import GenerationRequest
@@ -149,8 +149,14 @@ class LumaClient:
                 raise
             raise mapped from None
 
-    async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Run a read, retrying transient failures with backoff and jitter."""
+    async def _read(
+        self,
+        what: str,
+        fn: Callable[[], Awaitable[T]],
+        on_retry: Callable[[LumaError, float], None] | None = None,
+    ) -> T:
+        """Run a read, retrying transient failures with backoff and jitter; ``on_retry(error,
+        wait)`` hears of each retry (a job shows "reconnecting")."""
         backoff = self._backoff()
         for attempt in range(self.read_retries + 1):
             try:
@@ -161,12 +167,16 @@ class LumaClient:
                 wait = backoff.next()
                 wait = t.wait if t.wait is not None else wait
                 log.info("%s: %s; retrying in %.1f s", what, t.error.message, wait)
+                if on_retry is not None:
+                    on_retry(t.error, wait)
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     # -- reads -------------------------------------------------------------------------
-    async def get(self, luma_id: str) -> dict[str, Any]:
-        gen = await self._read("get", lambda: self.sdk().generations.get(luma_id))
+    async def get(
+        self, luma_id: str, *, on_retry: Callable[[LumaError, float], None] | None = None
+    ) -> dict[str, Any]:
+        gen = await self._read("get", lambda: self.sdk().generations.get(luma_id), on_retry)
         return _as_dict(gen)
 
     async def list_generations(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
