@@ -54,6 +54,10 @@ class JupyterServer:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> JupyterServer:
+        # No "get notified about Jupyter news?" toast over the page (or a screenshot).
+        news = Path(self.env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True, exist_ok=True)
+        (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
         log = self.log_path.open("w")
         self._proc = subprocess.Popen(
             [

@@ -1,7 +1,8 @@
 // pixelnb FrameGrid: a contact sheet of frames that fills in as they arrive, or plays them.
 //
 // Model state (the final set): data + encoding ("indexed": zlib-deflated palette indices
-// with palette; "jpeg": one JPEG sheet, columns frames per row), width, height, n_frames,
+// with palette; "jpeg": one JPEG sheet, columns frames per row, each in a cell of its
+// width and height rounded up to 8), width, height, n_frames,
 // zoom, title, view ("grid" | "play"), fps, display_width. Live frames arrive as custom
 // messages {type: "append", count, width, height} with one binary buffer of RGB bytes, and
 // {type: "clear"}; each frame is drawn once, into its own small canvas.
@@ -51,7 +52,10 @@ function render({ model, el }) {
   }
 
   function layout() {
-    const w = model.get("width"), h = model.get("height"), z = model.get("zoom") || 1;
+    // The drawn frames know their size even before the width and height traits arrive.
+    const first = grid.firstChild;
+    const w = first ? first.width : model.get("width"), h = first ? first.height : model.get("height");
+    const z = model.get("zoom") || 1;
     const play = model.get("view") === "play";
     grid.style.display = play ? "none" : "";
     screen.style.display = play ? "" : "none";
@@ -62,6 +66,7 @@ function render({ model, el }) {
       screen.style.width = `${dw}px`; screen.style.height = `${Math.round((dw * h) / w)}px`;
     }
     el.dataset.frames = String(grid.children.length);
+    title.style.display = grid.children.length ? "" : "none";  // no title over an empty grid
   }
 
   function show(i) {
@@ -118,10 +123,11 @@ function render({ model, el }) {
     } else if (enc === "jpeg") {
       const sheet = await createImageBitmap(new Blob([data], { type: "image/jpeg" }));
       const cols = model.get("columns") || 1;
+      const cw = Math.ceil(w / 8) * 8, ch = Math.ceil(h / 8) * 8;  // cells align to JPEG blocks
       for (let f = 0; f < n; f++) {
         const c = document.createElement("canvas");
         c.width = w; c.height = h;
-        c.getContext("2d").drawImage(sheet, (f % cols) * w, Math.floor(f / cols) * h, w, h, 0, 0, w, h);
+        c.getContext("2d").drawImage(sheet, (f % cols) * cw, Math.floor(f / cols) * ch, w, h, 0, 0, w, h);
         fresh.push(c);
       }
     }

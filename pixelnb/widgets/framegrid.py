@@ -8,7 +8,8 @@ state. The state holds the final set once, compactly, in ``data``:
 
 - ``encoding="indexed"`` (a Sprite): zlib-deflated palette indices plus ``palette``, as
   the Player holds them — pixel art deflates about tenfold;
-- ``encoding="jpeg"`` (video thumbnails): one JPEG sheet of ``columns`` frames per row.
+- ``encoding="jpeg"`` (video thumbnails): one JPEG sheet (4:4:4) of ``columns`` frames
+  per row, each in a cell rounded up to 8 pixels so that no JPEG block mixes two frames.
   Photographic thumbnails quantized to 256 colours deflate to three times the JPEG's size
   (525 kB against 179 kB for the 14 s cockatoo clip at 96 px), so video travels as video
   does on the web.
@@ -42,6 +43,11 @@ _HERE = Path(__file__).parent
 THUMB = 96  # pixels on a grid frame's longest side: pixel art fits, video becomes a thumbnail
 JPEG_QUALITY = 80
 _MAX_SHEET_SIDE = 16_000  # well inside JPEG's 65,535 and every browser's canvas limits
+
+
+def _cell(side: int) -> int:
+    """A JPEG sheet's cell side: the frame's, rounded up to JPEG's 8-pixel blocks."""
+    return -(-side // 8) * 8
 
 
 class FrameGrid(FallbackMixin, anywidget.AnyWidget):
@@ -105,20 +111,24 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
         frames = np.concatenate(self._pending)
         self._pending = []
         _, h, w, _ = frames.shape
-        cols = max(1, min(len(frames), _MAX_SHEET_SIDE // w, math.ceil(math.sqrt(len(frames) * h / w))))
+        cw, ch = _cell(w), _cell(h)
+        cols = max(1, min(len(frames), _MAX_SHEET_SIDE // cw, math.ceil(math.sqrt(len(frames) * ch / cw))))
         rows = math.ceil(len(frames) / cols)
-        if rows * h > _MAX_SHEET_SIDE:  # more thumbnails than one sheet holds: keep every k-th
-            step = math.ceil(rows * h / _MAX_SHEET_SIDE)
+        if rows * ch > _MAX_SHEET_SIDE:  # more thumbnails than one sheet holds: keep every k-th
+            step = math.ceil(rows * ch / _MAX_SHEET_SIDE)
             frames = frames[::step]
             rows = math.ceil(len(frames) / cols)
-        sheet = np.zeros((rows * h, cols * w, 3), np.uint8)
+        sheet = np.zeros((rows * ch, cols * cw, 3), np.uint8)
         for i, frame in enumerate(frames):
             r, c = divmod(i, cols)
-            sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = frame
+            # Edge pixels fill the cell: a JPEG block never mixes two frames.
+            sheet[r * ch : (r + 1) * ch, c * cw : (c + 1) * cw] = np.pad(
+                frame, ((0, ch - h), (0, cw - w), (0, 0)), mode="edge"
+            )
         from PIL import Image
 
         buf = io.BytesIO()
-        Image.fromarray(sheet).save(buf, "JPEG", quality=JPEG_QUALITY)
+        Image.fromarray(sheet).save(buf, "JPEG", quality=JPEG_QUALITY, subsampling=0)
         with self.hold_sync():
             self.data, self.encoding, self.columns, self.palette = buf.getvalue(), "jpeg", cols, b""
             self.n_frames = len(frames)
@@ -175,8 +185,8 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
             from PIL import Image
 
             sheet = np.asarray(Image.open(io.BytesIO(self.data)).convert("RGB"))
-            cols = self.columns
-            return np.stack([sheet[(i // cols) * h :][:h, (i % cols) * w :][:, :w] for i in range(n)])
+            cols, cw, ch = self.columns, _cell(w), _cell(h)
+            return np.stack([sheet[(i // cols) * ch :][:h, (i % cols) * cw :][:, :w] for i in range(n)])
         return np.concatenate(self._pending) if self._pending else np.zeros((0, h, w, 3), np.uint8)
 
     def _size(self, w: int, h: int) -> None:

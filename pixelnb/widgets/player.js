@@ -67,7 +67,7 @@ function render({ model, el: root }) {
     if (model.get("encoding") === "deflate" && idx.length) idx = await inflate(idx);
     if (ticket !== decoding) return;
     frames = [];
-    if (!w || !h || !n || idx.length < w * h * n) return;
+    if (!w || !h || !n || idx.length < w * h * n) { strip.replaceChildren(); return; }
     const k = Math.floor(pal.length / 3);
     const lut = new Uint32Array(256);
     const view = new DataView(lut.buffer);

@@ -162,7 +162,12 @@ class Studio(FallbackMixin, w.VBox):
         )
         self.convert_button = ActionButton("Convert", primary=True)
         # Ordinary footage has no pixel grid; looking for one decodes every frame at full size.
-        self.find_grid = w.Checkbox(value=False, description="find the pixel grid (AI pixel-art video)")
+        self.find_grid = w.Checkbox(
+            value=False,
+            description="find the pixel grid (AI pixel-art video)",
+            style={"description_width": "initial"},
+            layout={"width": "auto"},
+        )
         conv_tab = w.VBox([w.HBox([self.path, self.upload]), self.find_grid, self.convert_button])
         self.tabs = w.Tab(children=[gen_tab, conv_tab])
         self.tabs.set_title(0, "Generate")

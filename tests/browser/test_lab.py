@@ -1,100 +1,74 @@
-"""End to end in a real JupyterLab, driven by Playwright in Debian's headless Chromium.
+"""End to end in a real JupyterLab (and Notebook 7), driven by Playwright in Debian's
+headless Chromium.
 
-The server runs on 127.0.0.1 with a token; the browser is /usr/bin/chromium (never a
-downloaded one). Screenshots go to test-artifacts/.
+One Jupyter server on 127.0.0.1 with a token serves both front ends; the browser is
+/usr/bin/chromium (never a downloaded one); the fake Dream Machine serves a real 720p
+phone clip. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import base64
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import nbformat
 import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell
 
 from chromium import CHROME_ARGS, CHROMIUM
-from conftest import TEST_KEY
+from conftest import CLIPS, TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-TOKEN = "pixelnb-browser-test-token"
+PHONE_720P = CLIPS / "dog_phone_720p.mp4"  # 1280x720, 1.5 s: what the fake "generates"
+CLIP_720P = CLIPS / "bigbuckbunny_720p.mp4"  # 1280x720: converted in the Studio
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def notebook(root: Path, name: str, *sources: str) -> None:
+    nb = nbformat.v4.new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = KERNEL
+    nbformat.write(nb, root / name)
 
 
 @pytest.fixture(scope="module")
-def fake_server():
+def fake_state(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fake") / "fake.json"
+
+
+@pytest.fixture(scope="module")
+def fake_server(fake_state):
     from pixelnb.testing import FakeLuma
 
-    with FakeLuma(api_key=TEST_KEY, queue_seconds=0.3, dream_seconds=1.0) as fake:
+    fake = FakeLuma(PHONE_720P, api_key=TEST_KEY, queue_seconds=0.3, dream_seconds=1.0, state=fake_state)
+    with fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, fake_server) -> Iterator[tuple[str, Path]]:
+def server(tmp_path_factory, fake_server) -> Iterator:
+    from pixelnb.testing.jupyter import JupyterServer
+
     root = tmp_path_factory.mktemp("lab")
     quick = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
     quick.cells = [*quick.cells[:4], new_code_cell('print("PLAYING", player.playing, "FRAME", player.frame)')]
     nbformat.write(quick, root / "quickstart.ipynb")
-    studio = nbformat.v4.new_notebook(
-        cells=[new_code_cell("import pixelnb\nstudio = pixelnb.Studio()\nstudio")]
+    notebook(root, "studio.ipynb", "import pixelnb\nstudio = pixelnb.Studio()\nstudio")
+    notebook(root, "studio7.ipynb", "import pixelnb\nstudio = pixelnb.Studio()\nstudio")
+    notebook(
+        root,
+        "reopen.ipynb",
+        "import pixelnb\nfrom pixelnb.data import sample_clip\n"
+        "s = pixelnb.pixelate(sample_clip(), size=48, colors=8, fps=6, end=2)\npixelnb.Player(s)",
+        "pixelnb.FrameGrid(s, title='frames')",
     )
-    studio.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(studio, root / "studio.ipynb")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "LUMAAI_API_KEY"}
-    env.update(
-        LUMAAI_BASE_URL=fake_server.base_url,
-        PIXELNB_CACHE=str(root / "cache"),
-        JUPYTER_CONFIG_DIR=str(root / "cfg"),
-    )
-    log = (root / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--allow-root",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # the server says when it is up
-        try:
-            if httpx.get(f"{base}/api/status", params={"token": TOKEN}, timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-3000:])
-        time.sleep(0.2)
-    try:
-        yield base, root
-    finally:
-        proc.terminate()
-        proc.wait(20)
+    env = {"LUMAAI_BASE_URL": fake_server.base_url, "PIXELNB_CACHE": str(root / "cache")}
+    with JupyterServer(root, env) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +83,10 @@ def browser():
         b.close()
 
 
-def open_notebook(browser, base: str, name: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_lab(browser, server, name: str, workspace: str | None = None):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     # A workspace of its own, reset, so that no tab of an earlier test is restored.
-    page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={TOKEN}")
+    page.goto(server.lab(name, workspace))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     # The status bar says when the kernel is connected and idle.
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=60_000)
@@ -130,12 +104,25 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def test_quickstart_player_animates_and_python_sees_the_pause(browser, lab):
+def save(page, path: Path, must_contain: str) -> str:
+    """Ctrl+S, then read the file once the server has written it."""
+    before = path.stat().st_mtime_ns
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before:
+            text = path.read_text()
+            if must_contain in text:
+                return text
+        page.wait_for_timeout(200)
+    raise AssertionError(f"{path.name} was not saved with {must_contain!r}")
+
+
+def test_quickstart_player_animates_and_python_sees_the_pause(browser, server):
     import pixelnb
     from pixelnb.data import sample_clip
 
-    base, _ = lab
-    page = open_notebook(browser, base, "quickstart.ipynb")
+    page = open_lab(browser, server, "quickstart.ipynb")
     run_all(page)
     canvas = page.wait_for_selector(".pixelnb-player canvas.pixelnb-canvas", timeout=120_000)
     first = int(canvas.get_attribute("data-frame"))
@@ -159,6 +146,8 @@ def test_quickstart_player_animates_and_python_sees_the_pause(browser, lab):
         ::zoom, ::zoom, :3
     ]
     assert np.abs(drawn.astype(int) - sprite.to_rgb()[frame].astype(int)).max() <= 2
+    # While the widget lives, its fallback output is hidden.
+    assert page.locator(".pixelnb-fallback").first.is_hidden()
 
     # Python sees the pause: run the last cell again and read what it prints.
     cells = page.locator(".jp-Notebook .jp-Cell")
@@ -170,47 +159,189 @@ def test_quickstart_player_animates_and_python_sees_the_pause(browser, lab):
     page.close()
 
 
-def test_studio_generates_against_the_fake_server(browser, lab, fake_server):
-    base, root = lab
-    page = open_notebook(browser, base, "studio.ipynb")
+def studio_row_state(page, nth: int = 0) -> str:
+    return (
+        page.locator(".pixelnb-studio table.pixelnb-jobs tr[data-id]")
+        .nth(nth)
+        .locator(".pixelnb-col-state")
+        .inner_text()
+    )
+
+
+def test_studio_key_flows_generation_restart_conversion_and_saved_size(
+    browser, server, fake_server, fake_state
+):
+    """The Studio as a first-time user meets it: no key, a wrong key, the right one, a
+    double click, the fake server stopped and restarted mid-dream, a 720p conversion,
+    a download, and the notebook saved with widget state."""
+    from pixelnb.store import JobStore
+    from pixelnb.testing import FakeLuma
+
+    server.save_widget_state(True)
+    page = open_lab(browser, server, "studio.ipynb")
     run_all(page)
     try:
-        page.wait_for_selector(".pixelnb-studio", timeout=120_000)
+        page.wait_for_selector(".pixelnb-studio .pixelnb-key-input", timeout=120_000)
     except Exception:
         shot(page, "studio-failure.png")
         raise
-    # No key in the environment: the Studio asks for one in a password box.
-    page.fill(".pixelnb-key-input", TEST_KEY)
-    page.click(".pixelnb-key-button")
-    page.wait_for_selector(".pixelnb-keyfield", state="hidden", timeout=30_000)  # taken: the box goes away
-    page.fill(".pixelnb-studio textarea", "a cute pixel art cat walking in a garden")
-    # A double click, as an impatient person gives it: one job, one paid generation.
-    page.dblclick(".pixelnb-studio button:has-text('Generate')")
-    page.wait_for_selector(".pixelnb-studio table.pixelnb-jobs td:text-is('completed')", timeout=120_000)
-    # (ipykernel 7 can handle the two clicks' messages at once; the manager makes them one
-    # job. One generation is paid, which the end of this test checks.)
-    grids_filled = (
-        "() => [...document.querySelectorAll('.pixelnb-studio .pixelnb-framegrid')]"
-        ".every(g => Number(g.dataset.frames) > 10)"
-    )
-    page.wait_for_function(grids_filled, timeout=60_000)
-    canvas = page.wait_for_selector(".pixelnb-studio .pixelnb-player canvas.pixelnb-canvas")
+    studio = ".pixelnb-studio"
+    assert page.locator(f"{studio} .pixelnb-key-label").inner_text() == "Luma API key"
+    page.fill(f"{studio} textarea", "a cute pixel art dog running on grass")
+    generate = f"{studio} button.pixelnb-action:text-is('Generate')"
+
+    # 1. No key yet: the Studio says where to put it.
+    page.click(generate)
+    page.wait_for_selector(f"{studio} .pixelnb-error:has-text('enter your Luma API key in the box above')")
+    assert "LUMAAI_API_KEY" not in page.locator(f"{studio} .pixelnb-error").inner_text()
+
+    # 2. A wrong key: Luma refuses it, nothing is paid, and the box comes back.
+    page.fill(f"{studio} .pixelnb-key-input", "luma-wrong-key-000")
+    page.click(f"{studio} .pixelnb-key-button")
+    page.wait_for_selector(f"{studio} .pixelnb-key-status:has-text('key set (kept in this kernel only)')")
+    page.click(generate)
+    page.wait_for_selector(f"{studio} .pixelnb-error:has-text('AuthError')", timeout=60_000)
+    page.wait_for_selector(f"{studio} .pixelnb-key-input", state="visible", timeout=30_000)
+    assert fake_server.creates == 0
+
+    # 3. The right key, and a double click: one job, one generation, selected at once.
+    page.fill(f"{studio} .pixelnb-key-input", TEST_KEY)
+    page.click(f"{studio} .pixelnb-key-button")
+    page.wait_for_selector(f"{studio} .pixelnb-key-input", state="hidden", timeout=30_000)
+    page.fill(f"{studio} textarea", "a cute pixel art cat walking in a garden")
+    page.dblclick(generate)
+    page.wait_for_selector(f"{studio} .pixelnb-complete:has-text('pixel-art frames')", timeout=120_000)
+    assert studio_row_state(page) == "completed"
+    assert page.locator(f"{studio} tr.pixelnb-selected").count() == 1
+    assert fake_server.creates == 1
+    canvas = page.wait_for_selector(f"{studio} .pixelnb-player canvas.pixelnb-canvas")
     assert int(canvas.get_attribute("width")) >= 64
+    page.wait_for_function(
+        f"() => document.querySelector('{studio} .pixelnb-side .pixelnb-framegrid').dataset.frames > 10"
+    )
     shot(page, "studio-completed.png")
-    page.click(".pixelnb-studio button:has-text('GIF')")
-    page.wait_for_selector(".pixelnb-studio a[download$='.gif']", timeout=30_000)
-    from pixelnb.store import JobStore
 
-    recs = JobStore(root / "cache" / "jobs.sqlite3").all()
-    assert fake_server.creates == 1, [(r.id[:8], r.state, r.history) for r in recs]
+    # 4. The export downloads from a link that fetches the file on click.
+    page.click(f"{studio} button:has-text('GIF')")
+    link = page.wait_for_selector(f"{studio} .pixelnb-downloads a.pixelnb-link", timeout=30_000)
+    with page.expect_download() as got:
+        link.click()
+    assert Path(got.value.path()).read_bytes()[:6] == b"GIF89a"
 
-    page.keyboard.press("Control+s")
-    saved = ""
-    deadline = time.monotonic() + 30
-    while "Sprite" not in saved and time.monotonic() < deadline:  # the server writes the file
-        saved = (root / "studio.ipynb").read_text()
-        if "Sprite" not in saved:
-            page.wait_for_timeout(200)
+    # 5. The server stops mid-dream: the job says "reconnecting" and, once the server is
+    # back, finishes with no new create.
+    fake_server.dream_seconds = 6.0
+    page.fill(f"{studio} textarea", "a lighthouse at dusk, pixel art")
+    page.click(generate)
+    page.wait_for_selector(f"{studio} .pixelnb-step.current[data-step='dreaming']", timeout=60_000)
+    fake_server.stop()
+    page.wait_for_selector(f"{studio} .pixelnb-jobs td:has-text('reconnecting')", timeout=60_000)
+    shot(page, "studio-reconnecting.png")
+    back = FakeLuma(
+        PHONE_720P,
+        api_key=TEST_KEY,
+        queue_seconds=0.3,
+        dream_seconds=6.0,
+        state=fake_state,
+        port=fake_server.port,
+    ).start()
+    try:
+        page.wait_for_function(
+            "() => document.querySelector('.pixelnb-studio .pixelnb-jobs tr[data-id] .pixelnb-col-state')"
+            ".textContent === 'completed'",
+            timeout=120_000,
+        )
+        assert back.creates == 0
+    finally:
+        back.stop()
+
+    # 6. Convert a 720p clip in the other tab; the earlier result clears.
+    page.click(".lm-TabBar-tabLabel:text-is('Convert a video')")
+    page.fill(f"{studio} input[placeholder='path/to/video.mp4']", str(CLIP_720P))
+    page.click(f"{studio} button.pixelnb-action:text-is('Convert')")
+    page.wait_for_selector(
+        f"{studio} .widget-html:has-text('converted bigbuckbunny_720p.mp4')", timeout=120_000
+    )
+    page.wait_for_selector(f"{studio} .pixelnb-complete")
+    assert page.locator(f"{studio} .pixelnb-downloads a").count() == 0  # the old links went
+    screen = page.locator(f"{studio} .pixelnb-side .pixelnb-screen")
+    width = screen.evaluate("c => c.getBoundingClientRect().width")
+    player_width = page.locator(f"{studio} .pixelnb-player canvas.pixelnb-canvas").evaluate(
+        "c => c.getBoundingClientRect().width"
+    )
+    assert abs(width - player_width) <= 4, "the source and the pixel art show at one size"
+    shot(page, "studio-converted.png")
+
+    # 7. Saved with widget state, the notebook stays small and holds no key.
+    saved = save(page, server.root / "studio.ipynb", "application/vnd.jupyter.widget-state+json")
     assert TEST_KEY not in saved, "the key reached the saved notebook"
-    assert "Studio" in saved
+    assert len(saved.encode()) < 1_000_000, f"the saved notebook is {len(saved.encode())} bytes"
+    recs = JobStore(server.root / "cache" / "jobs.sqlite3").all()
+    assert len({r.luma_id for r in recs if r.luma_id}) == 2  # two prompts, two generations
+    page.close()
+    server.save_widget_state(False)
+
+
+def test_a_reopened_notebook_shows_the_animation_with_the_kernel_gone(browser, server):
+    from PIL import Image
+
+    page = open_lab(browser, server, "reopen.ipynb")
+    run_all(page)
+    page.wait_for_selector(".pixelnb-player canvas.pixelnb-canvas", timeout=120_000)
+    page.wait_for_selector(".pixelnb-framegrid canvas")
+    save(page, server.root / "reopen.ipynb", "pixelnb-fallback")
+    page.close()
+    server.shutdown_kernels()
+
+    page = open_lab(browser, server, "reopen.ipynb", workspace="reopened")
+    gif, sheet = page.locator(".pixelnb-fallback img").all()
+    gif.wait_for(state="visible", timeout=30_000)
+    sheet.wait_for(state="visible")
+    shot(page, "reopened.png")
+    # No "model not found" in sight: the dead widget views are hidden.
+    for err in page.locator("text=Error displaying widget").all():
+        assert err.is_hidden()
+    animation = Image.open(io.BytesIO(base64.b64decode(gif.get_attribute("src").split(",", 1)[1])))
+    assert animation.format == "GIF" and animation.n_frames == 12  # 2 s at 6 fps: the animation
+    contact = Image.open(io.BytesIO(base64.b64decode(sheet.get_attribute("src").split(",", 1)[1])))
+    assert contact.format == "PNG"  # the grid's fallback is a contact sheet
+    assert page.locator(".pixelnb-live").count() == 0
+    page.close()
+
+
+def open_notebook7(browser, server, name: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.notebook7(name))
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    try:
+        page.wait_for_selector(".jp-KernelName:has-text('Python 3')", timeout=60_000)
+    except Exception:
+        shot(page, "notebook7-failure.png")
+        raise
+    return page
+
+
+def test_player_and_studio_in_notebook_7(browser, server):
+    page = open_notebook7(browser, server, "quickstart.ipynb")
+    run_all(page)
+    canvas = page.wait_for_selector(".pixelnb-player canvas.pixelnb-canvas", timeout=120_000)
+    first = canvas.get_attribute("data-frame")
+    page.wait_for_function(
+        "f => document.querySelector('.pixelnb-player canvas.pixelnb-canvas').dataset.frame != f",
+        arg=first,
+        timeout=10_000,
+    )
+    shot(page, "notebook7-player.png")
+    page.close()
+
+    page = open_notebook7(browser, server, "studio7.ipynb")
+    run_all(page)
+    studio = ".pixelnb-studio"
+    page.wait_for_selector(f"{studio} .pixelnb-keyfield", timeout=120_000)
+    page.click(".lm-TabBar-tabLabel:text-is('Convert a video')")
+    page.fill(f"{studio} input[placeholder='path/to/video.mp4']", str(CLIPS / "dog_phone_720p.mp4"))
+    page.click(f"{studio} button.pixelnb-action:text-is('Convert')")
+    page.wait_for_selector(f"{studio} .pixelnb-complete", timeout=120_000)
+    page.wait_for_selector(f"{studio} .pixelnb-player canvas.pixelnb-canvas")
+    shot(page, "notebook7-studio.png")
     page.close()

@@ -17,8 +17,9 @@ HARNESS = """
 <!doctype html><html><body><div id="root"></div>
 <script type="module">
 const state = %(state)s;
-state.indices = new DataView(Uint8Array.from(state.indices).buffer);
-state.palette = new DataView(Uint8Array.from(state.palette).buffer);
+for (const k of ["indices", "palette", "data"]) {
+  if (state[k] !== undefined) state[k] = new DataView(Uint8Array.from(state[k]).buffer);
+}
 const handlers = {};
 window.sent = [];
 const model = {
@@ -29,6 +30,8 @@ const model = {
   send: () => {},
 };
 window.model = model;
+// A custom message from the kernel, as anywidget hands it over: (content, buffers).
+window.message = (msg, buffers) => (handlers["msg:custom"] || []).forEach((f) => f(msg, buffers));
 const mod = await import("data:text/javascript;base64,%(js)s");
 mod.default.render({ model, el: document.getElementById("root") });
 window.ready = true;
@@ -68,6 +71,39 @@ def load(page, frames: np.ndarray, palette: np.ndarray, **extra) -> None:
     js = base64.b64encode((WIDGETS / "player.js").read_bytes()).decode()
     page.set_content(HARNESS % {"state": json.dumps(state), "js": js})
     page.wait_for_function("() => window.ready === true")
+    if t:  # the frames are decoded (and inflated) asynchronously: wait for the first drawing
+        page.wait_for_function("() => document.querySelector('.pixelnb-label').textContent !== ''")
+
+
+def load_grid(page, **state) -> None:
+    import base64
+
+    js = base64.b64encode((WIDGETS / "framegrid.js").read_bytes()).decode()
+    full = {
+        "data": [],
+        "encoding": "",
+        "palette": [],
+        "columns": 0,
+        "width": 0,
+        "height": 0,
+        "n_frames": 0,
+        "zoom": 2,
+        "title": "t",
+        "view": "grid",
+        "fps": 12.0,
+        "display_width": 256,
+        **state,
+    }
+    page.set_content(HARNESS % {"state": json.dumps(full), "js": js})
+    page.wait_for_function("() => window.ready === true")
+
+
+def grid_frames(page) -> np.ndarray:
+    data = page.evaluate(
+        """() => [...document.querySelectorAll('.pixelnb-grid canvas')].map(c => [c.width, c.height,
+             Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)])"""
+    )
+    return np.stack([np.array(px, np.uint8).reshape(h, w, 4)[..., :3] for w, h, px in data])
 
 
 def drawn(page, zoom: int) -> np.ndarray:
@@ -168,3 +204,79 @@ def test_the_fps_box_applies_on_enter(page):
     page.fill(".pixelnb-fps", "7")
     page.press(".pixelnb-fps", "Enter")
     assert page.evaluate("window.model.get('fps')") == 7
+
+
+def test_deflated_indices_are_inflated_in_the_browser(page):
+    import zlib
+
+    palette = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    frames = np.random.default_rng(1).integers(0, 3, (4, 6, 9)).astype(np.uint8)
+    load(page, np.zeros_like(frames), palette, playing=False)  # raw zeros first
+    page.evaluate(
+        "d => { window.model.set('encoding', 'deflate');"
+        " window.model.set('indices', new DataView(Uint8Array.from(d).buffer)); }",
+        list(zlib.compress(frames.tobytes())),
+    )
+    want = palette[frames[0]]
+    page.wait_for_function(
+        "rgb => { const c = document.querySelector('canvas');"
+        " const d = c.getContext('2d').getImageData(0, 0, 1, 1).data;"
+        " return d[0] === rgb[0] && d[1] === rgb[1] && d[2] === rgb[2]; }",
+        arg=want[0, 0].tolist(),
+    )
+    np.testing.assert_array_equal(drawn(page, 3), want)
+
+
+def test_a_grid_draws_deflated_pixel_art_exactly(page):
+    import zlib
+
+    palette = np.array([[10, 20, 30], [200, 100, 0], [0, 250, 250]], np.uint8)
+    frames = np.random.default_rng(2).integers(0, 3, (5, 4, 6)).astype(np.uint8)
+    load_grid(
+        page,
+        data=list(zlib.compress(frames.tobytes())),
+        encoding="indexed",
+        palette=palette.ravel().tolist(),
+        width=6,
+        height=4,
+        n_frames=5,
+    )
+    page.wait_for_function("() => document.querySelectorAll('.pixelnb-grid canvas').length === 5")
+    np.testing.assert_array_equal(grid_frames(page), palette[frames])
+
+
+def test_a_grid_cuts_a_jpeg_sheet_into_its_frames(page):
+
+
+    from pixelnb.widgets import FrameGrid
+
+    frames = np.zeros((5, 6, 10, 3), np.uint8)  # 10x6: cells of 16x8 in the sheet
+    for i in range(5):
+        frames[i, :, :] = (40 * i, 255 - 40 * i, 128)  # flat colours survive JPEG closely
+    g = FrameGrid()
+    g.append(frames)
+    g.finish()  # the sheet Python makes, cut by the browser
+    load_grid(page, data=list(g.data), encoding="jpeg", columns=g.columns, width=10, height=6, n_frames=5)
+    page.wait_for_function("() => document.querySelectorAll('.pixelnb-grid canvas').length === 5")
+    assert np.abs(grid_frames(page).astype(int) - frames.astype(int)).max() <= 6
+
+
+def test_live_frames_are_drawn_once_each_and_play_shows_the_newest(page):
+    load_grid(page, view="play", display_width=120)
+    rgb = np.zeros((2, 3, 4, 3), np.uint8)
+    rgb[0, ..., 0] = 255
+    rgb[1, ..., 2] = 255
+    page.evaluate(
+        "d => window.message({type: 'append', count: 2, width: 4, height: 3},"
+        " [new DataView(Uint8Array.from(d).buffer)])",
+        rgb.ravel().tolist(),
+    )
+    assert page.evaluate("document.querySelector('.pixelnb-framegrid').dataset.frames") == "2"
+    screen = page.evaluate(
+        "() => { const c = document.querySelector('.pixelnb-screen');"
+        " return [c.dataset.frame, c.getBoundingClientRect().width,"
+        " Array.from(c.getContext('2d').getImageData(0, 0, 1, 1).data)]; }"
+    )
+    assert screen[0] == "1" and screen[1] == 120 and screen[2][:3] == [0, 0, 255]
+    page.evaluate("() => window.message({type: 'clear'}, [])")
+    assert page.evaluate("document.querySelector('.pixelnb-framegrid').dataset.frames") == "0"
