@@ -57,8 +57,8 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return float(wall), float(rss)
 
 
-def make_1080p(src: Path, dst: Path, seconds: float = 10.0) -> Path:
-    """Upscale a real clip to 1920x1080 H.264 (25 fps, 10 s), once."""
+def make_1080p(src: Path, dst: Path, seconds: float = 10.0, size: str = "1920:1080") -> Path:
+    """Scale a real clip to ``size`` (1920x1080) H.264, 25 fps, ``seconds`` long, once."""
     if dst.exists():
         return dst
     subprocess.run(
@@ -74,7 +74,7 @@ def make_1080p(src: Path, dst: Path, seconds: float = 10.0) -> Path:
             "-t",
             str(seconds),
             "-vf",
-            "scale=1920:1080:flags=bicubic,fps=25",
+            f"scale={size}:flags=bicubic,fps=25",
             "-c:v",
             "libx264",
             "-preset",

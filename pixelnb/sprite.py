@@ -138,10 +138,10 @@ class Sprite:
         return self.to_html()
 
     def _repr_png_(self) -> bytes:
-        from pixelnb.export import png_bytes
+        from pixelnb.export import sheet_png
 
         scale = max(1, _display_width(self.width, self.height) // self.width // 2)
-        return png_bytes(self.contact_sheet(scale=scale, gap=1))
+        return sheet_png(self, scale=scale, gap=1)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return {"text/html": self._repr_html_(), "image/png": self._repr_png_(), "text/plain": repr(self)}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = ["FrameGrid"]
 
 _HERE = Path(__file__).parent
 THUMB = 96  # pixels on a grid frame's longest side: pixel art fits, video becomes a thumbnail
+SEND_INTERVAL = 0.05  # seconds: live frames go out in batches at most this often
 JPEG_QUALITY = 80
 _MAX_SHEET_SIDE = 16_000  # well inside JPEG's 65,535 and every browser's canvas limits
 
@@ -57,6 +59,7 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
     >>> g = FrameGrid(title="live")
     >>> g.append(np.zeros((2, 4, 6, 3), np.uint8))
     >>> g.append(np.zeros((4, 6, 3), np.uint8))
+    >>> g.flush()  # (appends within SEND_INTERVAL go out together)
     >>> g.n_frames, g.width, g.height, g.encoding, len(g.data)
     (3, 6, 4, '', 0)
     >>> g.finish()
@@ -93,12 +96,14 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.thumb = thumb  # longest side of a frame in the grid (None: as given)
         self.sprite: Sprite | None = None
-        self._pending: list[NDArray[np.uint8]] = []  # frames sent live, not yet in ``data``
+        self._pending: list[NDArray[np.uint8]] = []  # frames appended live, not yet in ``data``
+        self._unsent: list[NDArray[np.uint8]] = []  # of those, the ones not yet sent
+        self._sent_at = 0.0
         if frames is not None:
             self.set(frames)
 
     def clear(self) -> None:
-        self._pending = []
+        self._pending, self._unsent = [], []
         self.sprite = None
         with self.hold_sync():
             self.data, self.encoding, self.palette, self.n_frames = b"", "", b"", 0
@@ -106,6 +111,7 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
 
     def finish(self) -> None:
         """Keep the frames sent live as the one compact copy a saved notebook holds."""
+        self.flush()
         if not self._pending:
             return
         frames = np.concatenate(self._pending)
@@ -167,12 +173,27 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
             raise OptionError(f"frames must be (T, h, w, 3) RGB, got shape {arr.shape}")
         arr = self._thumbnails(np.ascontiguousarray(arr, dtype=np.uint8))
         _, h, w, _ = arr.shape
-        if self.n_frames and (w, h) != (self.width, self.height):
-            raise OptionError(f"frames of {w}x{h} cannot join a grid of {self.width}x{self.height}")
+        known = self._pending[0].shape[1:3] if self._pending else (self.height, self.width)
+        if (self._pending or self.n_frames) and known != (h, w):
+            raise OptionError(f"frames of {w}x{h} cannot join a grid of {known[1]}x{known[0]}")
+        self._pending.append(arr)
+        self._unsent.append(arr)
+        if time.monotonic() - self._sent_at >= SEND_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the frames appended since the last message, as one message with one binary
+        buffer (appends come faster than a browser draws: they are sent at most every
+        SEND_INTERVAL seconds, and on :meth:`finish`)."""
+        if not self._unsent:
+            return
+        arr = np.concatenate(self._unsent)
+        self._unsent = []
+        self._sent_at = time.monotonic()
+        _, h, w, _ = arr.shape
         with self.hold_sync():
             self._size(w, h)
             self.n_frames += arr.shape[0]
-        self._pending.append(arr)
         self.send({"type": "append", "count": int(arr.shape[0]), "width": w, "height": h}, [arr.tobytes()])
 
     def frames(self) -> NDArray[np.uint8]:
@@ -205,10 +226,13 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
 
     def _fallback_bundle(self) -> dict[str, Any]:
         """A contact sheet (not an animation): what the grid shows."""
-        import base64
-
         from pixelnb.export import png_bytes
 
+        if self.sprite is not None and self.encoding == "indexed":
+            from pixelnb.export import sheet_png
+
+            png = sheet_png(self.sprite, scale=1)
+            return {"text/html": _img(png, self.sprite.width, self.zoom, len(self.sprite)), "image/png": png}
         frames = self.frames() if self.n_frames else None
         if frames is None or not len(frames):
             return {}
@@ -221,9 +245,19 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
             r, c = divmod(i, cols)
             sheet[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = frame
         png = png_bytes(sheet)
-        z = self.zoom
-        img = (
-            f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="{sheet.shape[1] * z}" '
-            f'style="image-rendering:pixelated" alt="{len(frames)} frames" />'
-        )
-        return {"text/html": img, "image/png": png}
+        return {"text/html": _img(png, 0, self.zoom, len(frames), sheet.shape[1]), "image/png": png}
+
+
+def _img(png: bytes, frame_width: int, zoom: int, n: int, sheet_width: int | None = None) -> str:
+    """An ``<img>`` of a contact sheet PNG, scaled by ``zoom`` with crisp pixels."""
+    import base64
+
+    from pixelnb.export import sheet_layout
+
+    if sheet_width is None:
+        cols, _ = sheet_layout(n)
+        sheet_width = cols * (frame_width + 1) - 1
+    return (
+        f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="{sheet_width * zoom}" '
+        f'style="image-rendering:pixelated" alt="{n} frames" />'
+    )

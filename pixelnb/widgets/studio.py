@@ -19,6 +19,7 @@ import functools
 import html
 import os
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import ipywidgets as w
+import numpy as np
 
 from pixelnb.errors import AuthError, JobCancelled, PixelnbError
 from pixelnb.jobs import JOB_DEFAULTS, Job, JobManager
@@ -96,6 +98,31 @@ def timeline_html(state: str, stopped_at: int | None = None) -> str:
     return '<div class="pixelnb-timeline">' + '<span class="pixelnb-arrow">→</span>'.join(cells) + "</div>"
 
 
+class _Relay:
+    """Hands frames from a worker thread to the event loop in batches: one loop callback per
+    batch, not one per frame (the decoder and the loop share one GIL and two cores)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[Any], None]) -> None:
+        self._loop, self._sink = loop, sink
+        self._lock = threading.Lock()
+        self._frames: list[Any] = []
+        self._posted = False
+
+    def __call__(self, frame: Any) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            if self._posted:
+                return
+            self._posted = True
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            frames, self._frames, self._posted = self._frames, [], False
+        if frames:
+            self._sink(np.stack(frames))
+
+
 class Studio(FallbackMixin, w.VBox):
     """Prompt → pixel-art animation in one cell; a "Convert a video" tab needs no key.
 
@@ -125,6 +152,7 @@ class Studio(FallbackMixin, w.VBox):
         self._choice = "path"  # the source the user chose last: "path" or "upload"
         self._uploaded: Path | None = None  # the last upload, saved to a temporary file
         self._clearing_upload = False
+        self._shown = 0  # results shown so far
         self._typical = self.manager.typical_dream_seconds()
 
         # -- generate form
@@ -427,8 +455,10 @@ class Studio(FallbackMixin, w.VBox):
         self.pixel_grid.set(sprite)
         self.result_palette.value = sprite.palette.to_html(16)
         extra = sprite.info.get("fps_note") or note
+        self._shown += 1  # tells one result from the next (a browser waiting for a new one)
         self.done_line.value = (
-            f"<b class='pixelnb-complete'>Complete! {len(sprite)} pixel-art frames</b>"
+            f"<b class='pixelnb-complete' data-result='{self._shown}'>"
+            f"Complete! {len(sprite)} pixel-art frames</b>"
             f" · {sprite.width}×{sprite.height} · {len(sprite.palette)} colours · {sprite.fps:g} fps"
             + (f"<div>{html.escape(str(extra))}</div>" if extra else "")
         )
@@ -573,9 +603,22 @@ class Studio(FallbackMixin, w.VBox):
         t0 = time.monotonic()
         name = html.escape(path.name)
 
+        shown: dict[str, float] = {}
+
+        def worth_saying(stage: str, frac: float) -> bool:
+            # A report per frame would be a state message per frame: say each whole 5 %.
+            if stage in shown and frac - shown[stage] < 0.05:
+                return False
+            shown[stage] = frac
+            return True
+
         def report(stage: str, frac: float) -> None:
             self.progress.value = frac if stage == "sampling" else 1.0
             self.stage.value = f"converting <code>{name}</code>: {html.escape(stage)} {frac:.0%}"
+
+        def say(stage: str, frac: float) -> None:
+            if worth_saying(stage, frac):
+                report(stage, frac)
 
         def done(sprite: Sprite) -> None:
             self.stage.value = f"converted <code>{name}</code> in {time.monotonic() - t0:.1f} s"
@@ -584,6 +627,7 @@ class Studio(FallbackMixin, w.VBox):
             self._show_result(sprite)
 
         def failed(err: BaseException) -> None:
+            self.source_view.flush()
             self.progress.bar_style = "danger"
             self.error.value = _error_html(err)
 
@@ -591,16 +635,14 @@ class Studio(FallbackMixin, w.VBox):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             try:
-                done(pixelate_with(path, opts, progress=report, on_frame=self.source_view.append))
+                done(pixelate_with(path, opts, progress=say, on_frame=self.source_view.append))
             except PixelnbError as err:
                 failed(err)
             return
 
-        def threadsafe(fn: Callable[..., None]) -> Callable[..., None]:
-            def call(*args: Any) -> None:
-                loop.call_soon_threadsafe(fn, *args)
-
-            return call
+        def progress(stage: str, frac: float) -> None:  # in the worker thread
+            if worth_saying(stage, frac):
+                loop.call_soon_threadsafe(report, stage, frac)
 
         async def run() -> None:
             try:
@@ -608,8 +650,8 @@ class Studio(FallbackMixin, w.VBox):
                     pixelate_with,
                     path,
                     opts,
-                    progress=threadsafe(report),
-                    on_frame=threadsafe(self.source_view.append),
+                    progress=progress,
+                    on_frame=_Relay(loop, self.source_view.append),
                 )
             except PixelnbError as err:
                 failed(err)

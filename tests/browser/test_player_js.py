@@ -247,7 +247,6 @@ def test_a_grid_draws_deflated_pixel_art_exactly(page):
 
 def test_a_grid_cuts_a_jpeg_sheet_into_its_frames(page):
 
-
     from pixelnb.widgets import FrameGrid
 
     frames = np.zeros((5, 6, 10, 3), np.uint8)  # 10x6: cells of 16x8 in the sheet
