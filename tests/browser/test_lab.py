@@ -220,6 +220,9 @@ def test_studio_key_flows_generation_restart_conversion_and_saved_size(
         f"() => document.querySelector('{studio} .pixelnb-side .pixelnb-framegrid').dataset.frames > 10"
     )
     shot(page, "studio-completed.png")
+    page.set_viewport_size({"width": 1100, "height": 2600})  # the whole Studio, for the README
+    page.locator(studio).screenshot(path=str(ARTIFACTS / "studio-gallery.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     # 4. The export downloads from a link that fetches the file on click.
     page.click(f"{studio} button:has-text('GIF')")
