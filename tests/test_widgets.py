@@ -282,9 +282,27 @@ def test_the_convert_tab_looks_for_a_grid_only_when_asked(studio):
     studio.convert()
     assert "grid" not in studio.sprite.info  # decoded small, no grid search
     assert max(studio.source_view.width, studio.source_view.height) <= 96
-    studio.find_grid.value = True
+    studio.find_grid.value = "on"
     studio.convert()
     assert "no grid" in studio.sprite.info["grid"]
+
+
+def test_the_convert_tab_finds_the_grid_of_a_video_that_looks_like_pixel_art(studio, tmp_path):
+    from media import encode
+
+    rng = np.random.default_rng(3)
+    art = rng.integers(0, 4, (24, 32)).astype(np.uint8)  # a 32x24 sprite of 4 colours
+    colours = np.array([[20, 20, 40], [200, 60, 60], [240, 220, 120], [60, 160, 80]], np.uint8)
+    big = colours[art].repeat(10, 0).repeat(10, 1)  # cells of 10 px: 320x240
+    clip = encode(tmp_path / "art.mp4", lambda i: np.roll(big, 10 * (i % 3), axis=1), count=12, fps=12)
+    studio.path.value = str(clip)
+    studio.size.value, studio.fps.value = 32, 4
+    assert studio.find_grid.value == "detect"  # the default
+    studio.convert()
+    assert studio.sprite.info["downscale"] == "grid" and "looks like pixel art" in studio.stage.value
+    studio.path.value = str(sample_clip())
+    studio.convert()  # real footage: decoded small, no search
+    assert "grid" not in studio.sprite.info
 
 
 def test_live_frames_travel_as_messages_with_linear_traffic(sprite, monkeypatch):

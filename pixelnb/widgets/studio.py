@@ -189,10 +189,12 @@ class Studio(FallbackMixin, w.VBox):
             accept="video/*,.mp4,.mov,.webm,.mkv", multiple=False, description="Upload"
         )
         self.convert_button = ActionButton("Convert", primary=True)
-        # Ordinary footage has no pixel grid; looking for one decodes every frame at full size.
-        self.find_grid = w.Checkbox(
-            value=False,
-            description="find the pixel grid (AI pixel-art video)",
+        # Ordinary footage has no pixel grid; looking for one decodes every frame at full size,
+        # so by default only a video whose first frame looks like pixel art gets the search.
+        self.find_grid = w.Dropdown(
+            options=[("if it looks like pixel art", "detect"), ("always", "on"), ("never", "off")],
+            value="detect",
+            description="find the pixel grid",
             style={"description_width": "initial"},
             layout={"width": "auto"},
         )
@@ -590,10 +592,11 @@ class Studio(FallbackMixin, w.VBox):
             self.error.value = _error_html(PixelnbError("choose a video: type its path or upload one"))
             return
         try:
-            opts = self._pixel().replace(grid="auto" if self.find_grid.value else "off")
+            opts = self._pixel().replace(grid="auto" if self.find_grid.value == "on" else "off")
         except PixelnbError as err:
             self.error.value = _error_html(err)
             return
+        detect = self.find_grid.value == "detect"
         self._selected = None
         self.job_table.selected = ""
         self._clear_result()
@@ -620,8 +623,17 @@ class Studio(FallbackMixin, w.VBox):
             if worth_saying(stage, frac):
                 report(stage, frac)
 
+        def choose(opts: PixelOptions) -> PixelOptions:
+            """The grid search, when the video looks like pixel art (a cheap first look)."""
+            from pixelnb.grid import looks_pixelated
+
+            return opts.replace(grid="auto") if detect and looks_pixelated(path) else opts
+
         def done(sprite: Sprite) -> None:
-            self.stage.value = f"converted <code>{name}</code> in {time.monotonic() - t0:.1f} s"
+            gridded = sprite.info.get("downscale") == "grid"
+            self.stage.value = f"converted <code>{name}</code> in {time.monotonic() - t0:.1f} s" + (
+                " · it looks like pixel art: one colour per grid cell" if gridded else ""
+            )
             self.progress.value = 1.0
             self.progress.bar_style = "success"
             self._show_result(sprite)
@@ -635,7 +647,7 @@ class Studio(FallbackMixin, w.VBox):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             try:
-                done(pixelate_with(path, opts, progress=say, on_frame=self.source_view.append))
+                done(pixelate_with(path, choose(opts), progress=say, on_frame=self.source_view.append))
             except PixelnbError as err:
                 failed(err)
             return
@@ -646,12 +658,9 @@ class Studio(FallbackMixin, w.VBox):
 
         async def run() -> None:
             try:
+                relay = _Relay(loop, self.source_view.append)
                 sprite = await asyncio.to_thread(
-                    pixelate_with,
-                    path,
-                    opts,
-                    progress=progress,
-                    on_frame=_Relay(loop, self.source_view.append),
+                    lambda: pixelate_with(path, choose(opts), progress=progress, on_frame=relay)
                 )
             except PixelnbError as err:
                 failed(err)
