@@ -271,9 +271,33 @@ def test_running_the_studio_cell_again_unsubscribes_the_old_studio(studio, fake)
         again = Studio(studio.manager, out_dir=studio.out_dir)  # the cell, run again
         assert studio._on_change not in job._callbacks, "the old Studio still follows the job"
         assert again.jobs[job.id] is job
+        assert again.job_table.selected == job.id and again._selected == job.id  # the current job
         again.close()
+        job.cancel()
 
     run_on_loop(go())
+
+
+def test_the_resume_button_carries_on_a_job_that_stopped(studio, fake):
+    fill(studio, "a cat that waits for the network")
+    fake.dream_seconds = 0.3
+
+    async def go():
+        job = studio.generate()
+        await job
+        # The job ended the way an outage past the poll deadline ends one.
+        studio.manager.store.set_state(
+            job.id, "failed", "LumaUnavailable", error="Luma was unreachable", error_type="LumaUnavailable"
+        )
+        studio.manager.store.update(job.id, video_path=None, video_sha256=None)
+        studio.manager._jobs.pop(job.id, None)
+        resumed = studio.resume()
+        assert [j.id for j in resumed] == [job.id] and studio.job_table.selected == job.id
+        return await resumed[0]
+
+    run_on_loop(go())
+    assert fake.creates == 1  # carried on from the same generation
+    assert studio.job_table.rows[0]["state"] == "completed"
 
 
 def test_the_convert_tab_looks_for_a_grid_only_when_asked(studio):
