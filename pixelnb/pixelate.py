@@ -308,8 +308,8 @@ def _pixelate_on_grid(
             progress=lambda f: report("sampling", f),
             on_frame=on_frame,
         )
-    prior = size if isinstance(size, int) else max(size)
-    found = grid if isinstance(grid, Grid) else detect(clip, cells=int(prior))
+    prior: int | tuple[int, int] = size if isinstance(size, int) else (int(size[0]), int(size[1]))
+    found = grid if isinstance(grid, Grid) else detect(clip, cells=prior)
     src_name = clip.source
     factor = 1
     if isinstance(grid, Grid) or found.confidence >= MIN_CONFIDENCE:
