@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BACKGROUNDS", "Scene", "cell_score", "composite", "degrade", "scene", "scene_score"]
+__all__ = ["BACKGROUNDS", "Scene", "cell_score", "composite", "degrade", "scene", "scene_score", "true_cells"]
 
 
 def composite(rgba: NDArray[np.uint8], background: tuple[int, int, int]) -> NDArray[np.uint8]:
@@ -332,3 +332,34 @@ def scene_score(
     if not want.any():
         return 1.0
     return float(good.reshape(rows, cols)[want].mean())
+
+
+def true_cells(
+    sc: Scene, t: int, frame: NDArray[np.uint8]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.uint8]]:
+    """The true grid's reading of a decoded frame, the ceiling of per-cell sampling: per
+    lattice cell, the median of the pixels in its central third, and their mean position
+    (x, y, colours), to score with :func:`scene_score`."""
+    h, w = frame.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
+    lx, ly = _unwarp(sc.params, t, xx, yy, w, h)
+    u = np.searchsorted(sc.lines_x, lx, side="right") - 1
+    v = np.searchsorted(sc.lines_y, ly, side="right") - 1
+    ok = (u >= 0) & (u < len(sc.lines_x) - 1) & (v >= 0) & (v < len(sc.lines_y) - 1)
+    fu = (lx - sc.lines_x[u.clip(0, len(sc.lines_x) - 2)]) / np.diff(sc.lines_x)[
+        u.clip(0, len(sc.lines_x) - 2)
+    ]
+    fv = (ly - sc.lines_y[v.clip(0, len(sc.lines_y) - 2)]) / np.diff(sc.lines_y)[
+        v.clip(0, len(sc.lines_y) - 2)
+    ]
+    central = ok & (np.abs(fu - 0.5) < 1 / 6) & (np.abs(fv - 0.5) < 1 / 6)
+    key = (v * (len(sc.lines_x) - 1) + u)[central]
+    order = np.argsort(key, kind="stable")
+    key, px = key[order], frame[central][order]
+    cx, cy = xx[central][order], yy[central][order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    colours = np.array([np.median(px[a:b], axis=0) for a, b in zip(starts, ends, strict=True)]).round()
+    mx = np.array([cx[a:b].mean() for a, b in zip(starts, ends, strict=True)])
+    my = np.array([cy[a:b].mean() for a, b in zip(starts, ends, strict=True)])
+    return mx, my, colours.astype(np.uint8)
