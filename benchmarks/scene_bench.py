@@ -167,7 +167,11 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--memory-only", action="store_true", help="only the 10 s 1080p memory figure")
     args = ap.parse_args()
+    if args.memory_only:
+        print(memory())
+        return
     rng = np.random.default_rng(args.seed)
     jobs = [(i, conditions(i, rng)) for i in range(args.clips)]
     with (
@@ -229,9 +233,65 @@ def main() -> None:
         f"Time per 720p frame (detect + cells, one clip at a time on this machine's 2 cores): median "
         f"{np.median(timing) * 1000:.0f} ms, at most {max(timing) * 1000:.0f} ms over {len(timing)} clips.",
     ]
+    lines.append(memory())
     text = "\n".join(lines) + "\n"
     print(text)
     (Path(__file__).parent / f"scene_results_seed{args.seed}.md").write_text(text, encoding="utf-8")
+
+
+def memory(rev_root: Path | None = None) -> str:
+    """Peak RSS and wall time of `pixelnb convert --grid auto` on a 10 s 1080p pixel-art
+    scene (25 fps, made once) as a fresh process: the grid path streams its frames."""
+    from run import WORK, timed
+
+    WORK.mkdir(exist_ok=True)
+    path = WORK / "scene_1080p_10s.mp4"
+    if not path.exists():
+        sc = scene(
+            rgba_frames("mr_human_run"),
+            size=(1920, 1080),
+            pitch=11.3,
+            coverage=0.2,
+            background="textured",
+            jitter=0.06,
+            warp=2.0,
+            zoom=0.004,
+            angle=0.3,
+            n_frames=25,
+            seed=99,
+        )
+        frames = sc.frames
+        encode(path, lambda i: frames[i % len(frames)], count=250, fps=25, crf=26)
+    root = rev_root or ROOT
+    cmd = [
+        sys.executable,
+        "-m",
+        "pixelnb",
+        "convert",
+        str(path),
+        "-o",
+        str(WORK / "scene.gif"),
+        "--grid",
+        "auto",
+        "--fps",
+        "12",
+        "-q",
+    ]
+    import os
+
+    env_root = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(root)
+    try:
+        wall, rss = timed(cmd)
+    finally:
+        if env_root is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = env_root
+    return (
+        f"10 s 1080p pixel-art scene, `pixelnb convert --grid auto --fps 12`: {wall:.2f} s, "
+        f"peak RSS {rss:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

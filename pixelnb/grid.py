@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from pixelnb.video import Clip
 
-__all__ = ["LOOKS_PIXELATED", "MIN_CONFIDENCE", "Grid", "detect", "looks_pixelated"]
+__all__ = ["LOOKS_PIXELATED", "MIN_CONFIDENCE", "Grid", "GridStream", "detect", "looks_pixelated"]
 
 MIN_CONFIDENCE = 0.22
 # The confidence above which a video's first frame "looks like pixel art". Upscaled sprites
@@ -537,3 +537,151 @@ def looks_pixelated(path: Any, *, crop: int = 384) -> bool:
     s = min(h, w, crop)
     y, x = (h - s) // 2, (w - s) // 2
     return bool(detect(first[y : y + s, x : x + s]).confidence >= LOOKS_PIXELATED)
+
+
+class GridStream:
+    """Find a clip's grid and read its cells frame by frame, holding only a few full frames.
+
+    A 10 s 1080p clip is 746 MB of frames at 12 fps; the grid path needs them only long
+    enough to read their cells. ``push`` each decoded frame: the first ``warmup`` frames
+    (kept) give the pitch and rotation (or ``grid`` is used as given); from then on each
+    frame's phase and bends are measured as it comes, smoothed over ``window`` frames
+    (median, as :func:`detect` does), and its cells read once its neighbours are in, so at
+    most ``max(warmup, window)`` full frames are held. When the grid is not confident,
+    ``shrink(frame)`` is kept for each frame instead (the downscale fallback). Call
+    :meth:`finish` after the last frame; ``out`` then holds the cells (or shrunk frames)
+    in order, ``grid`` the Grid with every frame's phase.
+    """
+
+    def __init__(
+        self,
+        *,
+        cells: Cells | None = None,
+        grid: Grid | None = None,
+        shrink: Any = None,
+        warmup: int = 12,
+        window: int = 5,
+    ) -> None:
+        self.prior, self.given, self.shrink = cells, grid, shrink
+        self.warmup, self.window = warmup, window
+        self.grid: Grid | None = None
+        self.confident = False
+        self.out: list[NDArray[np.uint8]] = []
+        self._held: list[NDArray[np.uint8]] = []  # full frames waiting for their cells
+        self._profiles: list[Any] = []  # every frame's edge profiles (small)
+        self._measured: list[tuple[float, float, tuple[float, ...], tuple[float, ...]]] = []
+        self._unwrapped: list[tuple[float, float]] = []
+        self._done = 0  # frames whose output is made
+        self.peak_held = 0
+
+    def push(self, frame: NDArray[np.uint8]) -> None:
+        self._profiles.append((_edge_profiles(frame, 1), _edge_profiles(frame, 0)))
+        self._held.append(frame)
+        if self.grid is None:
+            if self.given is not None or len(self._held) >= self.warmup:
+                self._decide()
+        else:
+            self._measure(len(self._profiles) - 1)
+        self._emit(final=False)
+        self.peak_held = max(self.peak_held, len(self._held))
+
+    def finish(self) -> None:
+        if self.grid is None and self._held:
+            self._decide()
+        self._emit(final=True)
+        if self.grid is not None and self._unwrapped:
+            p = self.grid.pitch
+            phases = tuple(self._smoothed(t) for t in range(len(self._unwrapped)))
+            self.grid = replace(
+                self.grid, phase_x=phases[0][0] % p, phase_y=phases[0][1] % p, frame_phases=phases
+            )
+
+    # -- inside --------------------------------------------------------------------------------
+    def _decide(self) -> None:
+        h, w = self._held[0].shape[:2]
+        if self.given is not None:
+            self.grid, self.confident = self.given, True
+        else:
+            e = _Evidence.__new__(_Evidence)
+            e.h, e.w = h, w
+            e.pick = np.arange(len(self._held))
+            e.every = list(self._profiles)
+            e.prof_x = np.concatenate([p[0][0] for p in self._profiles])
+            e.prof_y = np.concatenate([p[1][0] for p in self._profiles])
+            e.cx, e.cy = self._profiles[0][0][1], self._profiles[0][1][1]
+            chosen = _choose_pitch(e.prof_x, e.prof_y, w, h, _guess(self.prior, w, h))
+            if chosen is None:
+                self.grid = Grid(pitch=max(w, h) / 64, phase_x=0.0, phase_y=0.0, confidence=0.0)
+            else:
+                pitch, conf = chosen
+                skew = _skew(e.prof_x, e.cx, e.prof_y, e.cy, pitch, len(e.pick))
+                self.grid = Grid(
+                    pitch=pitch,
+                    phase_x=0.0,
+                    phase_y=0.0,
+                    skew=skew,
+                    confidence=conf,
+                    bend_rows=tuple(float(c) for c in e.cx),
+                    bend_cols=tuple(float(c) for c in e.cy),
+                )
+            self.confident = self.grid.confidence >= MIN_CONFIDENCE
+        if not self.grid.bend_rows:
+            self.grid = replace(
+                self.grid,
+                bend_rows=tuple(float(c) for c in self._profiles[0][0][1]),
+                bend_cols=tuple(float(c) for c in self._profiles[0][1][1]),
+            )
+        for t in range(len(self._profiles)):
+            self._measure(t)
+
+    def _measure(self, t: int) -> None:
+        assert self.grid is not None
+        if not self.confident:
+            return
+        ex, ey = self._profiles[t]
+        m = _phase(ex, ey, self.grid.pitch, self.grid.skew)
+        self._measured.append(m)
+        p = self.grid.pitch
+        if not self._unwrapped:
+            self._unwrapped.append((m[0], m[1]))
+        else:
+            px, py = self._unwrapped[-1]
+            self._unwrapped.append(
+                (px + (m[0] - px + p / 2) % p - p / 2, py + (m[1] - py + p / 2) % p - p / 2)
+            )
+
+    def _smoothed(self, t: int) -> tuple[float, float]:
+        assert self.grid is not None
+        lo, hi = max(0, t - self.window // 2), min(len(self._unwrapped), t + self.window // 2 + 1)
+        m = np.median(np.array(self._unwrapped[lo:hi]), axis=0) % self.grid.pitch
+        return float(m[0]), float(m[1])
+
+    def _bends(self, t: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        lo, hi = max(0, t - self.window // 2), min(len(self._measured), t + self.window // 2 + 1)
+        bx = np.median(np.array([m[2] for m in self._measured[lo:hi]]), axis=0)
+        by = np.median(np.array([m[3] for m in self._measured[lo:hi]]), axis=0)
+        return tuple(bx.tolist()), tuple(by.tolist())
+
+    def _emit(self, final: bool) -> None:
+        if self.grid is None:
+            return
+        ahead = self.window // 2
+        while self._held:
+            t = self._done
+            if self.confident and not final and t + ahead >= len(self._unwrapped):
+                return  # its later neighbours are not in yet
+            frame = self._held.pop(0)
+            if self.confident:
+                cells = self.grid.frame_cells(frame, self._smoothed(t), self._bends(t))
+                if self.out and cells.shape != self.out[0].shape:
+                    r, c = self.out[0].shape[:2]
+                    cells = np.pad(
+                        cells[:r, :c],
+                        ((0, max(0, r - cells.shape[0])), (0, max(0, c - cells.shape[1])), (0, 0)),
+                        mode="edge",
+                    )
+                self.out.append(cells)
+            else:
+                self.out.append(self.shrink(frame) if self.shrink is not None else frame)
+            self._done += 1
+            self._profiles[t] = None  # its profiles have done their work

@@ -288,16 +288,40 @@ def _pixelate_on_grid(
 ) -> Sprite:
     """pixelate() with grid="auto" or a Grid: one colour per detected cell, else the
     frames shrunk with ``opts.downscale``."""
-    from pixelnb.grid import MIN_CONFIDENCE, detect
+    from pixelnb.grid import MIN_CONFIDENCE, GridStream, detect
 
     def report(stage: str, frac: float) -> None:
         if progress is not None:
             progress(stage, frac)
 
     size, grid = opts.size, opts.grid
+    prior: int | tuple[int, int] = size if isinstance(size, int) else (int(size[0]), int(size[1]))
     if isinstance(source, Clip):
         clip = source if opts.fps is None else _resample_clip(source, opts.fps)
+        found = grid if isinstance(grid, Grid) else detect(clip, cells=prior)
+        confident = isinstance(grid, Grid) or found.confidence >= MIN_CONFIDENCE
+        frames = found.cells(clip) if confident else clip.frames
     else:
+        # Streamed: the grid is found on the first frames, then each frame's cells are read
+        # as it is decoded, so a long clip's full-size frames never sit in memory together.
+        shrunk: dict[str, Any] = {}
+
+        def shrink(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+            if not shrunk:
+                out = fit_size(frame.shape[1], frame.shape[0], size)
+                shrunk.update(out=out, factor=_mode_factor(opts, frame, out))
+            (w, h), f = shrunk["out"], shrunk["factor"]
+            method = "nearest" if opts.downscale == "nearest" else "area"
+            small: NDArray[np.uint8] = resize_frames(frame[None], (w * f, h * f), method)[0]
+            return small
+
+        stream = GridStream(cells=prior, grid=grid if isinstance(grid, Grid) else None, shrink=shrink)
+
+        def take(frame: NDArray[np.uint8]) -> None:
+            stream.push(frame)
+            if on_frame is not None:
+                on_frame(frame)
+
         clip = sample(
             source,
             fps=opts.fps,
@@ -306,14 +330,18 @@ def _pixelate_on_grid(
             backend=opts.backend,  # type: ignore[arg-type]
             exact=opts.exact,
             progress=lambda f: report("sampling", f),
-            on_frame=on_frame,
+            on_frame=take,
+            keep=False,
         )
-    prior: int | tuple[int, int] = size if isinstance(size, int) else (int(size[0]), int(size[1]))
-    found = grid if isinstance(grid, Grid) else detect(clip, cells=prior)
+        stream.finish()
+        assert stream.grid is not None
+        found, confident = stream.grid, stream.confident
+        frames = np.stack(stream.out)
+        clip = Clip(frames, clip.fps, clip.timestamps, clip.source, clip.rotation, clip.meta)
     src_name = clip.source
     factor = 1
-    if isinstance(grid, Grid) or found.confidence >= MIN_CONFIDENCE:
-        cells = found.cells(clip)
+    if confident:
+        cells = frames
         if not isinstance(size, int):
             cells = _crop_or_pad(cells, (int(size[0]), int(size[1])))
         note = f"{found!r}: one colour per cell"
@@ -321,11 +349,14 @@ def _pixelate_on_grid(
         out = (cells.shape[2], cells.shape[1])
     else:
         downscale = opts.downscale
-        out = fit_size(clip.width, clip.height, size)
-        if downscale == "mode":
-            factor = max(1, min(MODE_FACTOR, clip.width // out[0], clip.height // out[1]))
-        method = "nearest" if downscale == "nearest" else "area"
-        cells = resize_frames(clip.frames, (out[0] * factor, out[1] * factor), method)
+        if isinstance(source, Clip):
+            out = fit_size(clip.width, clip.height, size)
+            factor = _mode_factor(opts, clip.frames[0], out)
+            method = "nearest" if downscale == "nearest" else "area"
+            cells = resize_frames(clip.frames, (out[0] * factor, out[1] * factor), method)
+        else:
+            cells = frames  # shrunk as they came
+            out, factor = shrunk["out"], shrunk["factor"]
         note = f"no grid (confidence {found.confidence:.2f} < {MIN_CONFIDENCE}): {downscale} downscale"
     return _quantize(
         cells,
@@ -341,6 +372,14 @@ def _pixelate_on_grid(
         report,
         extra={"grid": note, "grid_confidence": found.confidence},
     )
+
+
+def _mode_factor(opts: PixelOptions, frame: NDArray[np.uint8], out: tuple[int, int]) -> int:
+    """How many times the output size the frames are shrunk to before ``mode`` picks a
+    palette index per block (1 for the other downscales)."""
+    if opts.downscale != "mode":
+        return 1
+    return int(max(1, min(MODE_FACTOR, frame.shape[1] // out[0], frame.shape[0] // out[1])))
 
 
 def _crop_or_pad(cells: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:

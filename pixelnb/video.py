@@ -310,6 +310,7 @@ def sample(
     interpolation: str = "AREA",
     progress: Progress | None = None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+    keep: bool = True,
 ) -> Clip:
     """Decode ``path`` and return the chosen frames as a :class:`Clip`.
 
@@ -320,7 +321,8 @@ def sample(
     with each picked frame as soon as it is decoded (a live view fills from it). With
     ``exact=False`` the decoder skips non-reference frames when sampling at half the
     source rate or less: faster, and each picked frame is at most one source frame from
-    the exact one.
+    the exact one. ``keep=False`` streams: the frames go to ``on_frame`` only, and the
+    Clip comes back with their timestamps and no frames (a long clip never sits in memory).
 
     >>> from pixelnb.data import sample_clip
     >>> clip = sample(sample_clip(), fps=5, size=32)
@@ -330,8 +332,10 @@ def sample(
     _validate(fps, frames, start, end, backend)
     p = _check_file(path)
     if backend == "decord":
-        return _sample_decord(p, fps, frames, start or 0.0, end, size, progress, on_frame)
-    return _sample_pyav(p, fps, frames, start or 0.0, end, size, exact, interpolation, progress, on_frame)
+        return _sample_decord(p, fps, frames, start or 0.0, end, size, progress, on_frame, keep=keep)
+    return _sample_pyav(
+        p, fps, frames, start or 0.0, end, size, exact, interpolation, progress, on_frame, keep=keep
+    )
 
 
 class _Collector:
@@ -342,8 +346,11 @@ class _Collector:
         out_size: tuple[int, int],
         rotation: int,
         on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+        keep: bool = True,
     ) -> None:
         self.on_frame = on_frame
+        self.keep = keep  # False: hold only the last frame (a repeat reuses it)
+        self.count = 0
         self.out_w, self.out_h = out_size
         self.rotation = rotation
         self.frames: list[NDArray[np.uint8]] = []
@@ -359,11 +366,18 @@ class _Collector:
             self.frames.append(_rotate(convert(w, h), self.rotation))
         self.times.append(t)
         self._last_key = key
+        self.count += 1
         if self.on_frame is not None:
             self.on_frame(self.frames[-1])
+        if not self.keep:
+            del self.frames[:-1]
 
     def clip(self, fps: float, source: Path, meta: dict[str, Any]) -> Clip:
-        arr = np.stack(self.frames) if self.frames else np.zeros((0, self.out_h, self.out_w, 3), np.uint8)
+        if self.keep and self.frames:
+            arr = np.stack(self.frames)
+        else:
+            h, w = self.frames[0].shape[:2] if self.frames else (self.out_h, self.out_w)
+            arr = np.zeros((0, h, w, 3), np.uint8)
         return Clip(arr, fps, np.array(self.times, dtype=np.float64), str(source), self.rotation, meta)
 
 
@@ -378,6 +392,8 @@ def _sample_pyav(
     interpolation: str,
     progress: Progress | None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+    *,
+    keep: bool = True,
 ) -> Clip:
     import av
     import av.video.reformatter
@@ -414,7 +430,7 @@ def _sample_pyav(
             if collector is None:
                 rot = _rotation_of(frame)
                 w, h = (src_h, src_w) if rot in (90, 270) else (src_w, src_h)
-                collector = _Collector(_out_size(w, h, size), rot, on_frame)
+                collector = _Collector(_out_size(w, h, size), rot, on_frame, keep)
 
             def convert(w: int, h: int) -> NDArray[np.uint8]:
                 out = reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=interp)
@@ -465,7 +481,7 @@ def _sample_pyav(
             while target is not None and target < limit and target - prev[1] < 2.0 / src_fps:
                 emit(*prev)
                 target = next(targets, None) if targets is not None else None
-        if collector is None or not collector.frames:
+        if collector is None or not collector.count:
             until = f"{span_end:g} s" if span_end is not None else "the end"
             raise VideoError(p, f"no frames could be decoded between {start:g} s and {until}")
         meta = {"backend": "pyav", "source_fps": src_fps, "source_size": (src_w, src_h), "exact": exact}
@@ -532,6 +548,8 @@ def _sample_decord(
     size: SizeRule,
     progress: Progress | None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+    *,
+    keep: bool = True,
 ) -> Clip:
     try:
         import decord
@@ -576,7 +594,7 @@ def _sample_decord(
             times = ts[picks]
         if len(picks) == 0:
             raise VideoError(p, f"no frames could be decoded between {start:g} s and {span_end}")
-        collector = _Collector((out_w, out_h), rot, on_frame)
+        collector = _Collector((out_w, out_h), rot, on_frame, keep)
         for i in range(0, len(picks), _CHUNK):
             chunk = picks[i : i + _CHUNK]
             uniq = np.unique(chunk)

@@ -131,3 +131,37 @@ def test_several_clips_share_one_scale_and_a_grid_can_be_reused(tmp_path):
     assert len(a.frame_phases) == len(run) and len(b.frame_phases) == len(idle)
     again = detect(idle, like=a)
     assert again.pitch == a.pitch and again.frame_phases == b.frame_phases
+
+
+def test_the_grid_path_streams_and_reads_the_cells_detect_reads(tmp_path):
+    """pixelate(path, grid="auto") no longer holds every full-size frame: a GridStream
+    keeps at most its warm-up frames, and reads the same grid and cells as detect() on the
+    whole clip in memory."""
+    from pixelnb import pixelate
+    from pixelnb.grid import GridStream
+
+    _, clip = made(
+        tmp_path,
+        "s",
+        frames=30,
+        size=(1280, 720),
+        pitch=10.4,
+        coverage=0.3,
+        background="textured",
+        seed=8,
+        angle=0.2,
+        jitter=0.05,
+    )
+    stream = GridStream(cells=123)
+    for frame in clip.frames:
+        stream.push(frame)
+    stream.finish()
+    assert stream.peak_held <= 12 and stream.confident
+    whole = detect(clip.frames[:12], cells=123)
+    assert abs(stream.grid.pitch - whole.pitch) < 1e-9  # found on the same first frames
+    streamed = np.stack(stream.out)
+    assert streamed.shape[0] == 30
+    assert abs(stream.grid.pitch - 10.4) / 10.4 <= 0.02
+    # What pixelate makes from the file is what the stream read.
+    sprite = pixelate(tmp_path / "s.mp4", size=123, colors=32, grid="auto", fps=12)
+    assert sprite.info["downscale"] == "grid" and sprite.indices.shape[1:] == streamed.shape[1:3]
