@@ -106,7 +106,7 @@ def run_clip(job: tuple[int, dict, str, int]) -> dict:
     cols, rows = round(w / c["pitch"]), round(h / c["pitch"])
     t0 = time.perf_counter()
     found = detect(clip)
-    cells = found.cells(clip)
+    found.cells(clip)  # timed: what pixelate reads
     spent = (time.perf_counter() - t0) / len(clip)
     row: dict = {**c, "found": found.pitch, "confidence": found.confidence, "seconds": spent}
     for key in ("nearest", "area", "true grid", "pixelnb"):
@@ -115,15 +115,11 @@ def run_clip(job: tuple[int, dict, str, int]) -> dict:
         row["nearest"].append(scene_score(sc, t, *resized(frame, cols, rows, Image.Resampling.NEAREST)))
         row["area"].append(scene_score(sc, t, *resized(frame, cols, rows, Image.Resampling.BOX)))
         row["true grid"].append(scene_score(sc, t, *true_cells(sc, t, frame)))
-        phase = found.frame_phases[t] if len(found.frame_phases) == len(clip) else None
-        g = (
-            found
-            if phase is None
-            else type(found)(**{**found.__dict__, "phase_x": phase[0], "phase_y": phase[1]})
-        )
-        bends = found.frame_bends[t] if len(found.frame_bends) == len(clip) else None
+        # Scored frame by frame, in each frame's own layout (cells() numbers them as the
+        # first frame does, which is what a sprite needs and a per-frame score does not).
+        g, bends = found.at(t)
         px, py = g.centres(w, h, bends=bends)
-        got = cells[t][: px.shape[0], : px.shape[1]]
+        got = g.frame_cells(frame, bends=bends)
         row["pixelnb"].append(
             scene_score(sc, t, px[: got.shape[0], : got.shape[1]], py[: got.shape[0], : got.shape[1]], got)
         )

@@ -58,6 +58,7 @@ LOOKS_PIXELATED = 0.5
 MIN_PITCH = 3.0
 STRIPS = 12
 MIN_LINES = 8  # a grid shows edges on at least this many of its lines per axis
+FRAME_PITCH_SPAN = 0.012  # each frame's pitch is looked for within ±1.2 % of the clip's
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class Grid:
     skew: float = 0.0
     confidence: float = 1.0
     frame_phases: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    # Per frame pitch (a zoom drift changes it), when it was measured; else ``pitch``.
+    frame_pitches: tuple[float, ...] = field(default_factory=tuple)
     # Bent lines: per frame, how far the vertical lines sit from the comb at each of
     # ``bend_rows`` (y positions), and the horizontal lines at each of ``bend_cols``.
     frame_bends: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = field(default_factory=tuple)
@@ -96,14 +99,27 @@ class Grid:
         rows = int((height - y0) // self.pitch)
         return cols, rows, x0, y0
 
+    def at(self, t: int) -> tuple[Grid, tuple[tuple[float, ...], tuple[float, ...]] | None]:
+        """The grid of frame ``t`` of the clip it was found on (its pitch and phase), and
+        that frame's bends."""
+        g = self
+        if t < len(self.frame_phases):
+            g = replace(g, phase_x=self.frame_phases[t][0], phase_y=self.frame_phases[t][1])
+        if t < len(self.frame_pitches):
+            g = replace(g, pitch=self.frame_pitches[t])
+        return g, (self.frame_bends[t] if t < len(self.frame_bends) else None)
+
     def frame_cells(
         self,
         frame: NDArray[np.uint8],
         phase: tuple[float, float] | None = None,
         bends: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+        pitch: float | None = None,
     ) -> NDArray[np.uint8]:
         """One colour per cell of one frame: (rows, cols, 3) uint8."""
         g = self if phase is None else replace(self, phase_x=phase[0], phase_y=phase[1])
+        if pitch is not None:
+            g = replace(g, pitch=pitch)
         h, w = frame.shape[:2]
         px, py = g.centres(w, h, bends=bends)
         offs = np.array([-1, 0, 1], dtype=np.float64) * g.pitch / 6
@@ -142,19 +158,12 @@ class Grid:
         if len(phases) != len(clip):
             phases = tuple((self.phase_x, self.phase_y) for _ in range(len(clip)))
         bends = self.frame_bends if len(self.frame_bends) == len(clip) else (None,) * len(clip)
-        shape = self.frame_cells(clip.frames[0], phases[0], bends[0]).shape
-        out = np.empty((len(clip), *shape), dtype=np.uint8)
+        pitches = self.frame_pitches if len(self.frame_pitches) == len(clip) else (self.pitch,) * len(clip)
+        first = self.frame_cells(clip.frames[0], phases[0], bends[0], pitches[0])
+        out = np.empty((len(clip), *first.shape), dtype=np.uint8)
         for t, frame in enumerate(clip.frames):
-            cells = self.frame_cells(frame, phases[t], bends[t])
-            out[t] = (
-                cells[: shape[0], : shape[1]]
-                if cells.shape[:2] >= shape[:2]
-                else np.pad(
-                    cells,
-                    ((0, shape[0] - cells.shape[0]), (0, shape[1] - cells.shape[1]), (0, 0)),
-                    mode="edge",
-                )
-            )
+            cells = first if t == 0 else self.frame_cells(frame, phases[t], bends[t], pitches[t])
+            out[t] = _anchored(cells, first.shape, phases[t], pitches[t])
         return out
 
     def plot(self, frame: NDArray[np.uint8], ax: Any = None) -> Figure:
@@ -181,6 +190,21 @@ class Grid:
         ax.set_title(repr(self), fontsize=8)
         ax.set_axis_off()
         return fig  # type: ignore[no-any-return]
+
+
+def _anchored(
+    cells: NDArray[np.uint8], shape: tuple[int, ...], phase: tuple[float, float], pitch: float
+) -> NDArray[np.uint8]:
+    """A frame's cells in the clip's numbering: a frame whose lines moved by more than a
+    cell from the first frame's (a drift, a zoom) has its own first whole cell elsewhere;
+    ``phase`` is continuous (not wrapped), so floor(phase / pitch) says by how many cells."""
+    dx, dy = -math.floor(phase[0] / pitch + 1e-9), -math.floor(phase[1] / pitch + 1e-9)
+    rows, cols = shape[:2]
+    out = np.empty((rows, cols, 3), np.uint8)
+    ys = np.clip(np.arange(rows) - dy, 0, cells.shape[0] - 1)
+    xs = np.clip(np.arange(cols) - dx, 0, cells.shape[1] - 1)
+    out[:] = cells[ys][:, xs]  # edges repeat where a frame has a cell fewer
+    return out
 
 
 def _bilinear(img: NDArray[np.uint8], x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -406,11 +430,84 @@ def _choose_pitch(
     return pitch, min(conf, 1.0)
 
 
+def _frame_pitch(
+    along_x: tuple[NDArray[np.float64], NDArray[np.float64]],
+    along_y: tuple[NDArray[np.float64], NDArray[np.float64]],
+    pitch: float,
+    span: float = FRAME_PITCH_SPAN,
+) -> float:
+    """One frame's own pitch near the clip's (a zoom drift moves it by up to ``span``)."""
+    trial = np.linspace(pitch * (1 - span), pitch * (1 + span), 17)
+    score = np.array([_coherence(along_x[0], p)[0] + _coherence(along_y[0], p)[0] for p in trial])
+    k = int(np.argmax(score))
+    if 0 < k < len(trial) - 1:  # a parabola through the best three
+        a, b, c = score[k - 1], score[k], score[k + 1]
+        den = a - 2 * b + c
+        if den < 0:
+            return float(trial[k] + 0.5 * (a - c) / den * (trial[1] - trial[0]))
+    return float(trial[k])
+
+
+def _centred(phase: tuple[float, float], pitch: float, w: int, h: int) -> tuple[float, float]:
+    """A phase as the offset of the line nearest the frame's centre (which a zoom about the
+    centre leaves in place), and back with the inverse sign."""
+    return ((phase[0] - w / 2) % pitch, (phase[1] - h / 2) % pitch)
+
+
+def _measure(
+    ex: tuple[NDArray[np.float64], NDArray[np.float64]],
+    ey: tuple[NDArray[np.float64], NDArray[np.float64]],
+    pitch: float,
+    skew: float,
+    w: int,
+    h: int,
+) -> tuple[float, tuple[float, float], tuple[tuple[float, ...], tuple[float, ...]]]:
+    """One frame: its pitch, its phase about the centre, its bends."""
+    p = _frame_pitch(ex, ey, pitch)
+    px, py, bx, by = _phase(ex, ey, p, skew)
+    return p, _centred((px, py), p, w, h), (bx, by)
+
+
+def _smooth_unwrapped(
+    centred: list[tuple[float, float]], pitch: float, window: int = 5
+) -> list[tuple[float, float]]:
+    """Offsets about the centre, unwrapped over time and median-smoothed (±2 frames)."""
+    arr = np.array(centred)
+    unwrapped = np.unwrap(arr * 2 * np.pi / pitch, axis=0) * pitch / (2 * np.pi)
+    out = []
+    for i in range(len(arr)):
+        lo, hi = max(0, i - window // 2), min(len(arr), i + window // 2 + 1)
+        m = np.median(unwrapped[lo:hi], axis=0)
+        out.append((float(m[0]), float(m[1])))
+    return out
+
+
+def _continuous(
+    centred: list[tuple[float, float]], pitches: list[float], w: int, h: int
+) -> list[tuple[float, float]]:
+    """Each frame's phase at the origin, continuous over the clip: the first frame's in
+    [0, pitch), the others counted from the same cell (see :func:`_anchored`)."""
+    (c0x, c0y), p0 = centred[0], pitches[0]
+    kx, ky = math.floor((w / 2 + c0x) / p0), math.floor((h / 2 + c0y) / p0)
+    return [(w / 2 + cx - kx * p, h / 2 + cy - ky * p) for (cx, cy), p in zip(centred, pitches, strict=True)]
+
+
+def _median_window(values: list[float], window: int = 5) -> list[float]:
+    out = []
+    for i in range(len(values)):
+        lo, hi = max(0, i - window // 2), min(len(values), i + window // 2 + 1)
+        out.append(float(np.median(values[lo:hi])))
+    return out
+
+
 def _place(e: _Evidence, pitch: float, skew: float, conf: float) -> Grid:
-    """Where a clip's lines sit at a known pitch and rotation: per frame phases and bends."""
-    measured = [_phase(ex, ey, pitch, skew) for ex, ey in e.every]
-    smooth = _smooth_phases([(m[0], m[1]) for m in measured], pitch)
-    bends = _smooth_bends([(m[2], m[3]) for m in measured])
+    """Where a clip's lines sit at a known pitch and rotation: per frame pitch (a zoom),
+    phase and bends, each smoothed over neighbouring frames."""
+    measured = [_measure(ex, ey, pitch, skew, e.w, e.h) for ex, ey in e.every]
+    pitches = _median_window([m[0] for m in measured])
+    centred = _smooth_unwrapped([m[1] for m in measured], pitch)
+    smooth = _continuous(centred, pitches, e.w, e.h)
+    bends = _smooth_bends([m[2] for m in measured])
     return Grid(
         pitch=pitch,
         phase_x=smooth[0][0],
@@ -418,6 +515,7 @@ def _place(e: _Evidence, pitch: float, skew: float, conf: float) -> Grid:
         skew=skew,
         confidence=conf,
         frame_phases=tuple(smooth),
+        frame_pitches=tuple(pitches),
         frame_bends=tuple(bends),
         bend_rows=tuple(float(c) for c in e.every[0][0][1]),
         bend_cols=tuple(float(c) for c in e.every[0][1][1]),
@@ -505,22 +603,6 @@ def _smooth_bends(
     return out
 
 
-def _smooth_phases(
-    phases: list[tuple[float, float]], pitch: float, window: int = 5
-) -> list[tuple[float, float]]:
-    """Median of each frame's phase with its neighbours, ``window // 2`` on either side (on
-    the circle), so cells hold still."""
-    arr = np.array(phases)
-    unwrapped = np.unwrap(arr * 2 * np.pi / pitch, axis=0) * pitch / (2 * np.pi)
-    out = []
-    for i in range(len(arr)):
-        lo = max(0, i - window // 2)
-        hi = min(len(arr), i + window // 2 + 1)
-        m = np.median(unwrapped[lo:hi], axis=0) % pitch
-        out.append((float(m[0]), float(m[1])))
-    return out
-
-
 def looks_pixelated(path: Any, *, crop: int = 384) -> bool:
     """Whether a video's first frame looks like pixel art (a clear grid of big cells):
     what the Studio's Convert tab uses to look for a grid on its own. Cheap: one frame,
@@ -569,7 +651,11 @@ class GridStream:
         self.out: list[NDArray[np.uint8]] = []
         self._held: list[NDArray[np.uint8]] = []  # full frames waiting for their cells
         self._profiles: list[Any] = []  # every frame's edge profiles (small)
-        self._measured: list[tuple[float, float, tuple[float, ...], tuple[float, ...]]] = []
+        self._measured: list[
+            tuple[float, float, tuple[float, ...], tuple[float, ...]]
+        ] = []  # pitch, -, bends
+        self._w = self._h = 0
+        self._anchor: tuple[int, int] | None = None
         self._unwrapped: list[tuple[float, float]] = []
         self._done = 0  # frames whose output is made
         self.peak_held = 0
@@ -599,6 +685,7 @@ class GridStream:
     # -- inside --------------------------------------------------------------------------------
     def _decide(self) -> None:
         h, w = self._held[0].shape[:2]
+        self._h, self._w = h, w
         if self.given is not None:
             self.grid, self.confident = self.given, True
         else:
@@ -639,27 +726,41 @@ class GridStream:
         if not self.confident:
             return
         ex, ey = self._profiles[t]
-        m = _phase(ex, ey, self.grid.pitch, self.grid.skew)
-        self._measured.append(m)
+        pitch, centred, bends = _measure(ex, ey, self.grid.pitch, self.grid.skew, self._w, self._h)
+        self._measured.append((pitch, 0.0, bends[0], bends[1]))
         p = self.grid.pitch
         if not self._unwrapped:
-            self._unwrapped.append((m[0], m[1]))
+            self._unwrapped.append(centred)
         else:
-            px, py = self._unwrapped[-1]
+            ux, uy = self._unwrapped[-1]
             self._unwrapped.append(
-                (px + (m[0] - px + p / 2) % p - p / 2, py + (m[1] - py + p / 2) % p - p / 2)
+                (ux + (centred[0] - ux + p / 2) % p - p / 2, uy + (centred[1] - uy + p / 2) % p - p / 2)
             )
 
+    def _window(self, t: int, n: int) -> slice:
+        return slice(max(0, t - self.window // 2), min(n, t + self.window // 2 + 1))
+
+    def _pitch(self, t: int) -> float:
+        return float(np.median([m[0] for m in self._measured[self._window(t, len(self._measured))]]))
+
     def _smoothed(self, t: int) -> tuple[float, float]:
-        assert self.grid is not None
-        lo, hi = max(0, t - self.window // 2), min(len(self._unwrapped), t + self.window // 2 + 1)
-        m = np.median(np.array(self._unwrapped[lo:hi]), axis=0) % self.grid.pitch
-        return float(m[0]), float(m[1])
+        """Frame ``t``'s phase at the origin, continuous over the clip (see _continuous)."""
+        c = np.median(np.array(self._unwrapped[self._window(t, len(self._unwrapped))]), axis=0)
+        if self._anchor is None:  # the first frame fixes which cell is cell 0
+            p0 = self._pitch(0)
+            self._anchor = (
+                math.floor((self._w / 2 + float(c[0])) / p0),
+                math.floor((self._h / 2 + float(c[1])) / p0),
+            )
+        p = self._pitch(t)
+        return self._w / 2 + float(c[0]) - self._anchor[0] * p, self._h / 2 + float(c[1]) - self._anchor[
+            1
+        ] * p
 
     def _bends(self, t: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        lo, hi = max(0, t - self.window // 2), min(len(self._measured), t + self.window // 2 + 1)
-        bx = np.median(np.array([m[2] for m in self._measured[lo:hi]]), axis=0)
-        by = np.median(np.array([m[3] for m in self._measured[lo:hi]]), axis=0)
+        near = self._measured[self._window(t, len(self._measured))]
+        bx = np.median(np.array([m[2] for m in near]), axis=0)
+        by = np.median(np.array([m[3] for m in near]), axis=0)
         return tuple(bx.tolist()), tuple(by.tolist())
 
     def _emit(self, final: bool) -> None:
@@ -672,15 +773,11 @@ class GridStream:
                 return  # its later neighbours are not in yet
             frame = self._held.pop(0)
             if self.confident:
-                cells = self.grid.frame_cells(frame, self._smoothed(t), self._bends(t))
-                if self.out and cells.shape != self.out[0].shape:
-                    r, c = self.out[0].shape[:2]
-                    cells = np.pad(
-                        cells[:r, :c],
-                        ((0, max(0, r - cells.shape[0])), (0, max(0, c - cells.shape[1])), (0, 0)),
-                        mode="edge",
-                    )
-                self.out.append(cells)
+                phase, pitch = self._smoothed(t), self._pitch(t)
+                cells = self.grid.frame_cells(frame, phase, self._bends(t), pitch)
+                self.out.append(
+                    _anchored(cells, self.out[0].shape if self.out else cells.shape, phase, pitch)
+                )
             else:
                 self.out.append(self.shrink(frame) if self.shrink is not None else frame)
             self._done += 1

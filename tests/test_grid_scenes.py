@@ -30,12 +30,11 @@ def made(tmp: Path, name: str, crf: int = 26, frames: int = 6, **kw):
 
 
 def recovered(sc, clip, grid: Grid) -> float:
-    cells = grid.cells(clip)
     scores = []
     for t in range(len(clip)):
-        g = Grid(**{**grid.__dict__, "phase_x": grid.frame_phases[t][0], "phase_y": grid.frame_phases[t][1]})
-        px, py = g.centres(clip.width, clip.height, bends=grid.frame_bends[t])
-        c = cells[t][: px.shape[0], : px.shape[1]]
+        g, bends = grid.at(t)
+        px, py = g.centres(clip.width, clip.height, bends=bends)
+        c = g.frame_cells(clip.frames[t], bends=bends)
         scores.append(scene_score(sc, t, px[: c.shape[0], : c.shape[1]], py[: c.shape[0], : c.shape[1]], c))
     return float(np.mean(scores))
 
