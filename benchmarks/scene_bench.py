@@ -117,9 +117,9 @@ def run_clip(job: tuple[int, dict, str, int]) -> dict:
         row["true grid"].append(scene_score(sc, t, *true_cells(sc, t, frame)))
         # Scored frame by frame, in each frame's own layout (cells() numbers them as the
         # first frame does, which is what a sprite needs and a per-frame score does not).
-        g, bends = found.at(t)
-        px, py = g.centres(w, h, bends=bends)
-        got = g.frame_cells(frame, bends=bends)
+        g = found.at(t)
+        px, py = g.centres(w, h)
+        got = g.frame_cells(frame)
         row["pixelnb"].append(
             scene_score(sc, t, px[: got.shape[0], : got.shape[1]], py[: got.shape[0], : got.shape[1]], got)
         )

@@ -79,6 +79,9 @@ class Grid:
     frame_phases: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     # Per frame pitch (a zoom drift changes it), when it was measured; else ``pitch``.
     frame_pitches: tuple[float, ...] = field(default_factory=tuple)
+    # Per frame, each line's own offset from the comb (pixels): vertical lines 0, 1, ...
+    # from the first whole cell's left edge, then horizontal ones (irregular cells).
+    frame_lines: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = field(default_factory=tuple)
     # Bent lines: per frame, how far the vertical lines sit from the comb at each of
     # ``bend_rows`` (y positions), and the horizontal lines at each of ``bend_cols``.
     frame_bends: tuple[tuple[tuple[float, ...], tuple[float, ...]], ...] = field(default_factory=tuple)
@@ -99,15 +102,25 @@ class Grid:
         rows = int((height - y0) // self.pitch)
         return cols, rows, x0, y0
 
-    def at(self, t: int) -> tuple[Grid, tuple[tuple[float, ...], tuple[float, ...]] | None]:
-        """The grid of frame ``t`` of the clip it was found on (its pitch and phase), and
-        that frame's bends."""
-        g = self
-        if t < len(self.frame_phases):
-            g = replace(g, phase_x=self.frame_phases[t][0], phase_y=self.frame_phases[t][1])
-        if t < len(self.frame_pitches):
-            g = replace(g, pitch=self.frame_pitches[t])
-        return g, (self.frame_bends[t] if t < len(self.frame_bends) else None)
+    def at(self, t: int) -> Grid:
+        """The grid of frame ``t`` of the clip it was found on: its pitch, phase, bends and
+        line offsets, as a one-frame Grid whose ``centres`` and ``frame_cells`` use them."""
+
+        def pick(seq: tuple[Any, ...]) -> tuple[Any, ...]:
+            return (seq[t],) if t < len(seq) else ()
+
+        g = replace(
+            self,
+            frame_phases=pick(self.frame_phases),
+            frame_pitches=pick(self.frame_pitches),
+            frame_bends=pick(self.frame_bends),
+            frame_lines=pick(self.frame_lines),
+        )
+        if g.frame_phases:
+            g = replace(g, phase_x=g.frame_phases[0][0], phase_y=g.frame_phases[0][1])
+        if g.frame_pitches:
+            g = replace(g, pitch=g.frame_pitches[0])
+        return g
 
     def frame_cells(
         self,
@@ -115,13 +128,14 @@ class Grid:
         phase: tuple[float, float] | None = None,
         bends: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
         pitch: float | None = None,
+        lines: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
     ) -> NDArray[np.uint8]:
         """One colour per cell of one frame: (rows, cols, 3) uint8."""
         g = self if phase is None else replace(self, phase_x=phase[0], phase_y=phase[1])
         if pitch is not None:
             g = replace(g, pitch=pitch)
         h, w = frame.shape[:2]
-        px, py = g.centres(w, h, bends=bends)
+        px, py = g.centres(w, h, bends=bends, lines=lines)
         offs = np.array([-1, 0, 1], dtype=np.float64) * g.pitch / 6
         ox, oy = np.meshgrid(offs, offs)
         sx = (px[..., None] + ox.ravel()).clip(0, w - 1)
@@ -135,9 +149,15 @@ class Grid:
         width: int,
         height: int,
         bends: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+        lines: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Where the cells' centres sit in a ``width`` × ``height`` frame: (x, y) arrays of
-        shape (rows, cols), rotated by the skew and moved by the lines' bends."""
+        shape (rows, cols), rotated by the skew, moved by the lines' bends and by each
+        line's own offset. A one-frame Grid (:meth:`at`) uses its own bends and lines."""
+        if bends is None and len(self.frame_bends) == 1:
+            bends = self.frame_bends[0]
+        if lines is None and len(self.frame_lines) == 1:
+            lines = self.frame_lines[0]
         cols, rows, x0, y0 = self.cells_for(width, height)
         if cols < 1 or rows < 1:
             raise OptionError(
@@ -145,6 +165,9 @@ class Grid:
             )
         cx = x0 + (np.arange(cols) + 0.5) * self.pitch
         cy = y0 + (np.arange(rows) + 0.5) * self.pitch
+        if lines is not None:  # a cell sits between its own two lines
+            cx = cx + _mid(lines[0], cols)
+            cy = cy + _mid(lines[1], rows)
         yy, xx = np.meshgrid(cy, cx, indexing="ij")
         px, py = xx + yy * self.skew, yy - xx * self.skew
         if bends is not None and self.bend_rows and self.bend_cols:
@@ -159,10 +182,11 @@ class Grid:
             phases = tuple((self.phase_x, self.phase_y) for _ in range(len(clip)))
         bends = self.frame_bends if len(self.frame_bends) == len(clip) else (None,) * len(clip)
         pitches = self.frame_pitches if len(self.frame_pitches) == len(clip) else (self.pitch,) * len(clip)
-        first = self.frame_cells(clip.frames[0], phases[0], bends[0], pitches[0])
+        lines = self.frame_lines if len(self.frame_lines) == len(clip) else (None,) * len(clip)
+        first = self.frame_cells(clip.frames[0], phases[0], bends[0], pitches[0], lines[0])
         out = np.empty((len(clip), *first.shape), dtype=np.uint8)
         for t, frame in enumerate(clip.frames):
-            cells = first if t == 0 else self.frame_cells(frame, phases[t], bends[t], pitches[t])
+            cells = first if t == 0 else self.frame_cells(frame, phases[t], bends[t], pitches[t], lines[t])
             out[t] = _anchored(cells, first.shape, phases[t], pitches[t])
         return out
 
@@ -190,6 +214,15 @@ class Grid:
         ax.set_title(repr(self), fontsize=8)
         ax.set_axis_off()
         return fig  # type: ignore[no-any-return]
+
+
+def _mid(offsets: tuple[float, ...], n: int) -> NDArray[np.float64]:
+    """Each of ``n`` cells' shift: the mean of its two lines' offsets (0 past the known ones)."""
+    o = np.zeros(n + 1)
+    k = min(len(offsets), n + 1)
+    o[:k] = offsets[:k]
+    out: NDArray[np.float64] = 0.5 * (o[:-1] + o[1:])
+    return out
 
 
 def _anchored(
@@ -420,6 +453,10 @@ def _choose_pitch(
     best = max(prior(p, s) for p, s in refined)
     # Half and third periods are as coherent as the true one: take the largest good one.
     pitch, conf = max(((p, s) for p, s in refined if prior(p, s) >= 0.8 * best), key=lambda ps: ps[0])
+    # Half and third periods are rejected above; a multiple of the true pitch can still win
+    # when the art has features every few cells. The evidence decides: the true pitch's
+    # lines in between the multiple's carry edges too.
+    pitch = _resolve_multiple(prof_x, prof_y, pitch, p_min, score)
     fine = np.linspace(pitch * 0.999, pitch * 1.001, 9)
     scores = [score(p) for p in fine]
     k = int(np.argmax(scores))
@@ -428,6 +465,51 @@ def _choose_pitch(
     # shows edges on many of its lines.
     conf *= min(_lines_with_edges(prof_x, pitch), _lines_with_edges(prof_y, pitch)) / MIN_LINES
     return pitch, min(conf, 1.0)
+
+
+BETWEEN = 0.35  # a divisor's in-between lines must carry this share of the edge weight
+
+
+def _resolve_multiple(
+    prof_x: NDArray[np.float64], prof_y: NDArray[np.float64], pitch: float, p_min: float, score: Any
+) -> float:
+    """The smallest pitch/k (k = 2..8) whose lines between pitch's lines carry edges too:
+    pitch was a multiple of the grid's."""
+    best = pitch
+    for k in range(2, 9):
+        q0 = pitch / k
+        if q0 < p_min:
+            break
+        trial = np.linspace(q0 * 0.99, q0 * 1.01, 9)
+        q = float(trial[int(np.argmax([score(t) for t in trial]))])
+        share = min(_between_share(prof_x, q, k), _between_share(prof_y, q, k))
+        if share >= BETWEEN and score(q) >= 0.3 * score(pitch):
+            best = q  # keep looking: a larger k may fit better still
+    return best
+
+
+def _between_share(profiles: NDArray[np.float64], q: float, k: int) -> float:
+    """How much edge weight the lines of a comb at ``q`` carry off its every-k-th lines,
+    relative to those: near 1 when every line has edges, near 0 when only the multiple's
+    lines do (strip by strip, so a small rotation does not smear lines)."""
+    x = np.arange(profiles.shape[1]) + 0.5
+    _, res = _coherence(profiles, q)
+    num = den = 0.0
+    for prof, r in zip(profiles, res, strict=True):
+        if prof.sum() <= 0:
+            continue
+        phase = float(np.angle(r) * q / (2 * np.pi))
+        pos = (x - phase) / q
+        line = np.round(pos).astype(np.intp)
+        near = np.abs(pos - line) <= 0.25  # within a quarter cell of a line
+        line = line[near] - line.min()
+        weight = np.bincount(line % k, weights=prof[near], minlength=k)
+        main = weight.max()
+        if main <= 0:
+            continue
+        num += (weight.sum() - main) / (k - 1)
+        den += main
+    return num / den if den > 0 else 0.0
 
 
 def _frame_pitch(
@@ -508,7 +590,7 @@ def _place(e: _Evidence, pitch: float, skew: float, conf: float) -> Grid:
     centred = _smooth_unwrapped([m[1] for m in measured], pitch)
     smooth = _continuous(centred, pitches, e.w, e.h)
     bends = _smooth_bends([m[2] for m in measured])
-    return Grid(
+    grid = Grid(
         pitch=pitch,
         phase_x=smooth[0][0],
         phase_y=smooth[0][1],
@@ -520,6 +602,8 @@ def _place(e: _Evidence, pitch: float, skew: float, conf: float) -> Grid:
         bend_rows=tuple(float(c) for c in e.every[0][0][1]),
         bend_cols=tuple(float(c) for c in e.every[0][1][1]),
     )
+    lines = [_line_offsets(ex, ey, grid.at(t), bends[t], (e.w, e.h)) for t, (ex, ey) in enumerate(e.every)]
+    return replace(grid, frame_lines=tuple(lines))
 
 
 def _lines_with_edges(profiles: NDArray[np.float64], pitch: float) -> int:
@@ -586,6 +670,39 @@ def _phase(
         offset = np.convolve(np.pad(offset, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
         bends.append(tuple(float(v) for v in offset))
     return phases[0], phases[1], bends[0], bends[1]
+
+
+LINE_WINDOW = 0.3  # a line's own position is looked for within this share of a cell
+
+
+def _line_offsets(
+    along_x: tuple[NDArray[np.float64], NDArray[np.float64]],
+    along_y: tuple[NDArray[np.float64], NDArray[np.float64]],
+    grid: Grid,
+    bends: tuple[tuple[float, ...], tuple[float, ...]],
+    size: tuple[int, int],
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Each line's own offset from the bent comb (irregular cells): the edge-weighted mean
+    of the residuals within LINE_WINDOW of it, over every strip, shrunk towards 0 where a
+    line has little evidence (a flat background keeps the comb)."""
+    w, h = size
+    cols, rows, x0, y0 = grid.cells_for(w, h)
+    out: list[tuple[float, ...]] = []
+    for (prof, centres), start, n, sign, bend in (
+        (along_x, x0, cols, 1.0, bends[0]),
+        (along_y, y0, rows, -1.0, bends[1]),
+    ):
+        x = np.arange(prof.shape[1]) + 0.5
+        shift = sign * grid.skew * centres + np.asarray(bend)[: len(centres)]
+        rel = (x[None, :] - start - shift[:, None]) / grid.pitch
+        k = np.round(rel).astype(np.intp)
+        r = (rel - k) * grid.pitch
+        ok = (np.abs(r) <= LINE_WINDOW * grid.pitch) & (k >= 0) & (k <= n) & (prof > 0)
+        weight = np.bincount(k[ok], weights=prof[ok], minlength=n + 1)
+        moment = np.bincount(k[ok], weights=(prof * r)[ok], minlength=n + 1)
+        lam = 0.5 * float(weight.mean()) + 1e-12
+        out.append(tuple(float(v) for v in moment / (weight + lam)))
+    return out[0], out[1]
 
 
 def _smooth_bends(
@@ -773,8 +890,11 @@ class GridStream:
                 return  # its later neighbours are not in yet
             frame = self._held.pop(0)
             if self.confident:
-                phase, pitch = self._smoothed(t), self._pitch(t)
-                cells = self.grid.frame_cells(frame, phase, self._bends(t), pitch)
+                phase, pitch, bends = self._smoothed(t), self._pitch(t), self._bends(t)
+                here = replace(self.grid, phase_x=phase[0], phase_y=phase[1], pitch=pitch)
+                ex, ey = self._profiles[t]
+                lines = _line_offsets(ex, ey, here, bends, (self._w, self._h))
+                cells = self.grid.frame_cells(frame, phase, bends, pitch, lines)
                 self.out.append(
                     _anchored(cells, self.out[0].shape if self.out else cells.shape, phase, pitch)
                 )

@@ -32,9 +32,9 @@ def made(tmp: Path, name: str, crf: int = 26, frames: int = 6, **kw):
 def recovered(sc, clip, grid: Grid) -> float:
     scores = []
     for t in range(len(clip)):
-        g, bends = grid.at(t)
-        px, py = g.centres(clip.width, clip.height, bends=bends)
-        c = g.frame_cells(clip.frames[t], bends=bends)
+        g = grid.at(t)
+        px, py = g.centres(clip.width, clip.height)
+        c = g.frame_cells(clip.frames[t])
         scores.append(scene_score(sc, t, px[: c.shape[0], : c.shape[1]], py[: c.shape[0], : c.shape[1]], c))
     return float(np.mean(scores))
 
