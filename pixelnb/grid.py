@@ -483,7 +483,10 @@ def _resolve_multiple(
         trial = np.linspace(q0 * 0.99, q0 * 1.01, 9)
         q = float(trial[int(np.argmax([score(t) for t in trial]))])
         share = min(_between_share(prof_x, q, k), _between_share(prof_y, q, k))
-        if share >= BETWEEN and score(q) >= 0.3 * score(pitch):
+        # Blur and grain put some weight everywhere: the in-between lines must carry
+        # clearly more than the halfway points between q's own lines do.
+        noise = max(_between_share(prof_x, q / 2, 2), _between_share(prof_y, q / 2, 2))
+        if share >= BETWEEN and share >= 1.5 * noise and score(q) >= 0.3 * score(pitch):
             best = q  # keep looking: a larger k may fit better still
     return best
 
