@@ -12,7 +12,8 @@ from one of them, and the bundled sample clip) it runs, each as a fresh process:
             every frame and only reference frames (what `convert` decodes at 12 fps)
 and reports the median wall time, the peak RSS, the mean ΔE2000 of each GIF against the
 area-downscaled source, and flicker: the share of pixels that change colour between
-consecutive frames where the source changed by less than ΔE 2.
+consecutive frames where the source changed by less than ΔE 2; and orphans: the share of
+pixels whose colour differs from all eight neighbours.
 It ends with the quantization micro-benchmark (48 frames of 64×64 to 16 colours).
 Results go to stdout and benchmarks/results.md.
 """
@@ -115,7 +116,21 @@ def read_gif(path: Path, fps: float = 12.0) -> np.ndarray:
     return np.stack(frames)[np.searchsorted(np.array(ends), ticks, side="right").clip(0, len(frames) - 1)]
 
 
-def quality(gif: Path, ref: np.ndarray) -> tuple[float, float]:
+def orphans(frames: np.ndarray) -> float:
+    """Pixel cleanliness: the share of interior pixels whose colour differs from all eight
+    neighbours' (an isolated pixel; dithering and stale hysteresis pixels make them)."""
+    inner = frames[:, 1:-1, 1:-1]
+    h, w = inner.shape[1:3]
+    alone = np.ones(inner.shape[:3], bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                near = frames[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+                alone &= (inner != near).any(axis=-1)
+    return float(alone.mean())
+
+
+def quality(gif: Path, ref: np.ndarray) -> tuple[float, float, float]:
     out = read_gif(gif)
     n = min(len(out), len(ref))
     out, ref = out[:n], ref[:n]
@@ -126,7 +141,7 @@ def quality(gif: Path, ref: np.ndarray) -> tuple[float, float]:
     still = delta_e2000(lab_ref[1:], lab_ref[:-1]) < 2.0
     changed = (out[1:] != out[:-1]).any(axis=-1)
     flicker = float(changed[still].mean()) if still.any() else 0.0
-    return de, flicker
+    return de, flicker, orphans(out)
 
 
 def convert(clip: Path, out: Path, *extra: str) -> list[str]:
@@ -204,12 +219,21 @@ def main() -> None:
         # `convert` picks each frame within one source frame of the exact time (it skips
         # decoding frames nothing depends on); it is scored against the frames it picked.
         ref_fast = pixelnb.sample(clip, fps=12, size=(w, h), exact=False).frames
-        tools = ("pixelnb", "pixelnb-exact", "ffmpeg", "ffmpeg-nodither", "pillow")
+        tools = ("pixelnb", "pixelnb-exact", "pixelnb-nohyst", "ffmpeg", "ffmpeg-nodither", "pillow")
         outs = {k: WORK / f"{clip.stem}.{k}.gif" for k in tools}
         vf = f"fps=12,scale={w}:{h}:flags=area,split[a][b];[a]palettegen=max_colors=16[p];[b][p]paletteuse"
         cmds = {
             "pixelnb": convert(clip, outs["pixelnb"]),
             "pixelnb-exact": convert(clip, outs["pixelnb-exact"], "--exact"),
+            # The same pixels with the temporal rules off (hysteresis=0): the orphan baseline.
+            "pixelnb-nohyst": [
+                py,
+                "-c",
+                "import sys, pixelnb; pixelnb.pixelate(sys.argv[1], size=64, colors=16, fps=12, "
+                "hysteresis=0).save(sys.argv[2])",
+                str(clip),
+                str(outs["pixelnb-nohyst"]),
+            ],
             "ffmpeg": [ff, "-loglevel", "error", "-y", "-i", str(clip), "-vf", vf, str(outs["ffmpeg"])],
             "ffmpeg-nodither": [
                 ff,
@@ -231,7 +255,7 @@ def main() -> None:
             runs = [timed(cmd) for _ in range(args.repeat)]
             res[name] = {"wall": statistics.median(r[0] for r in runs), "rss": max(r[1] for r in runs)}
             if name in outs:
-                res[name]["de"], res[name]["flicker"] = quality(
+                res[name]["de"], res[name]["flicker"], res[name]["orphans"] = quality(
                     outs[name], ref_fast if name == "pixelnb" else ref
                 )
         ours_warm, floor_warm = warm(clip, WORK / f"{clip.stem}.warm.gif", args.repeat)
@@ -249,8 +273,8 @@ def main() -> None:
         f"Median of {args.repeat} runs each; every tool runs as a fresh process.",
         "",
         "| clip | size | s | tool | wall s | ×floor (nonref) | ×floor (all) | peak RSS MB "
-        "| mean ΔE2000 | flicker % |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| mean ΔE2000 | flicker % | orphans % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, size, dur, res in rows:
         fn, fa = res["floor-nonref"]["wall"], res["floor-all"]["wall"]
@@ -260,9 +284,10 @@ def main() -> None:
             rss = "" if math.isnan(r["rss"]) else f"{r['rss']:.0f}"
             de = f"{r['de']:.2f}" if "de" in r else ""
             fl = f"{100 * r['flicker']:.2f}" if "flicker" in r else ""
+            orph = f"{100 * r['orphans']:.2f}" if "orphans" in r else ""
             lines.append(
                 f"| {name} | {size} | {dur:.1f} | {tool} | {r['wall']:.2f} | {r['wall'] / fn:.2f} | "
-                f"{r['wall'] / fa:.2f} | {rss} | {de} | {fl} |"
+                f"{r['wall'] / fa:.2f} | {rss} | {de} | {fl} | {orph} |"
             )
     lines += [
         "",
