@@ -81,10 +81,52 @@ def map_indices(
                     moved = flat[t * n : (t + 1) * n] - flat[(t - 1) * n : t * n]
                     steady = np.einsum("ij,ij->i", moved, moved) < still * still
                     keep |= steady & (gap <= still_margin)
-                best = np.where(keep, prev, best)
+                chosen = np.where(keep, prev, best)
+                # A pixel kept on its old colour while its neighbours moved on to the colour
+                # it would take now is a stale orphan (slow brightness drifts leave them):
+                # it moves with its region. Isolated by noise alone, it stays.
+                stale = keep & (prev != best)
+                if stale.any():
+                    grid = chosen.reshape(h, w)
+                    stale &= _isolated(grid).reshape(-1)
+                    if stale.any():
+                        stale &= _agreeing(grid, best.reshape(h, w)).reshape(-1) >= JOIN
+                        chosen = np.where(stale, best, chosen)
+                best = chosen
             out[t * n : (t + 1) * n] = best
             prev = best
     return out.reshape(t_count, h, w)
+
+
+JOIN = 5  # of a stale orphan's eight neighbours, this many must hold its new colour
+
+
+def _agreeing(idx: NDArray[np.intp], want: NDArray[np.intp]) -> NDArray[np.intp]:
+    """For each pixel, how many of its eight neighbours hold the index ``want`` gives it."""
+    h, w = idx.shape
+    padded = np.full((h + 2, w + 2), -1, dtype=np.int16)  # indices fit; -1 is no neighbour
+    padded[1:-1, 1:-1] = idx
+    want = want.astype(np.int16)
+    count = np.zeros((h, w), dtype=np.intp)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy != 1 or dx != 1:
+                count += padded[dy : dy + h, dx : dx + w] == want
+    return count
+
+
+def _isolated(idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Pixels whose index differs from every one of their (up to) eight neighbours'."""
+    h, w = idx.shape
+    padded = np.full((h + 2, w + 2), -1, dtype=np.int16)  # indices fit; -1 is no neighbour
+    padded[1:-1, 1:-1] = idx
+    idx = padded[1:-1, 1:-1]
+    alone = np.ones((h, w), dtype=bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy != 1 or dx != 1:
+                alone &= padded[dy : dy + h, dx : dx + w] != idx
+    return alone
 
 
 def floyd_steinberg(frames: NDArray[np.uint8], colors: NDArray[np.uint8]) -> NDArray[np.uint8]:

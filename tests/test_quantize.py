@@ -74,3 +74,19 @@ def test_a_pixel_that_really_moves_is_remapped_at_once():
     pal = np.array([[50, 0, 0], [60, 0, 0]], np.float32)
     frames = np.array([[[[50, 0, 0]]], [[[57, 0, 0]]]], np.float32)  # one big step
     assert map_indices(frames, pal, hysteresis=3, still=3, still_margin=8).ravel().tolist() == [0, 1]
+
+
+def test_a_stale_isolated_pixel_moves_with_its_region():
+    """Hysteresis keeps a pixel's old colour within the margin; where every neighbour has
+    moved on to the colour this pixel would take now, it moves too (no stale orphans when
+    brightness drifts), while a pixel isolated by its own colour stays as it is."""
+    from pixelnb.quantize import map_indices
+
+    pal = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0]], np.float32)
+    frames = np.zeros((2, 5, 5, 3), np.float32)
+    frames[1] = [9, 0, 0]  # the region moves clearly to colour 1
+    frames[1, 2, 2] = [5.5, 0, 0]  # this pixel only just: within the margin of colour 0
+    frames[1, 0, 4] = [0, 5.5, 0]  # a corner pixel nearer colour 2 than its region's 1
+    out = map_indices(frames, pal, hysteresis=2.0)
+    assert (out[1] == 1).sum() == 24 and out[1, 2, 2] == 1  # the stale one joined its region
+    assert out[1, 0, 4] == 0  # kept: colour 2 is nobody's around it
