@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--src", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sequential:
-        print(f"this tree ({SRC}):", flush=True)
+        print("this tree:", flush=True)
         sequential(args.sequential)
         if args.against:
             against(args.against, args.sequential)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from media import encode  # noqa: E402
 from pixelnb import sample  # noqa: E402
 from pixelnb.grid import MIN_CONFIDENCE, detect  # noqa: E402
-from pixelnb.testing.degrade import BACKGROUNDS, scene, scene_score, true_cells  # noqa: E402
+from pixelnb.testing.degrade import BACKGROUNDS, grid_score, scene, scene_score, true_cells  # noqa: E402
 
 NAMES = ["mr_player_run", "mr_human_run", "mr_thief_run", "mr_gasghost"]
 SHAPES = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
@@ -117,12 +117,7 @@ def run_clip(job: tuple[int, dict, str, int]) -> dict:
         row["true grid"].append(scene_score(sc, t, *true_cells(sc, t, frame)))
         # Scored frame by frame, in each frame's own layout (cells() numbers them as the
         # first frame does, which is what a sprite needs and a per-frame score does not).
-        g = found.at(t)
-        px, py = g.centres(w, h)
-        got = g.frame_cells(frame)
-        row["pixelnb"].append(
-            scene_score(sc, t, px[: got.shape[0], : got.shape[1]], py[: got.shape[0], : got.shape[1]], got)
-        )
+        row["pixelnb"].append(grid_score(sc, t, frame, found))
     for key in ("nearest", "area", "true grid", "pixelnb"):
         row[key] = float(np.mean(row[key]))
     row["pitch_ok"] = abs(found.pitch - c["pitch"]) / c["pitch"] <= 0.02

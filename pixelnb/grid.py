@@ -338,11 +338,21 @@ class _Evidence:
     """One clip's edge profiles: every frame's, and the picked frames' pooled."""
 
     def __init__(self, arr: NDArray[np.uint8], max_frames: int) -> None:
-        t, self.h, self.w, _ = arr.shape
-        self.pick = np.unique(np.linspace(0, t - 1, min(t, max_frames)).round().astype(int))
+        t, h, w, _ = arr.shape
+        pick = np.unique(np.linspace(0, t - 1, min(t, max_frames)).round().astype(int))
         # Each frame's edge profiles are computed once: the picked frames give pitch and
         # skew, every frame its own phase.
-        self.every = [(_edge_profiles(f, 1), _edge_profiles(f, 0)) for f in arr]
+        self._set([(_edge_profiles(f, 1), _edge_profiles(f, 0)) for f in arr], pick, w, h)
+
+    @classmethod
+    def of(cls, every: list[Any], w: int, h: int) -> _Evidence:
+        """Evidence from profiles already computed (a stream's first frames), all picked."""
+        e = cls.__new__(cls)
+        e._set(every, np.arange(len(every)), w, h)
+        return e
+
+    def _set(self, every: list[Any], pick: NDArray[np.intp], w: int, h: int) -> None:
+        self.every, self.pick, self.w, self.h = every, pick, w, h
         px = [self.every[i][0] for i in self.pick]
         py = [self.every[i][1] for i in self.pick]
         self.prof_x = np.concatenate([p for p, _ in px])
@@ -809,13 +819,7 @@ class GridStream:
         if self.given is not None:
             self.grid, self.confident = self.given, True
         else:
-            e = _Evidence.__new__(_Evidence)
-            e.h, e.w = h, w
-            e.pick = np.arange(len(self._held))
-            e.every = list(self._profiles)
-            e.prof_x = np.concatenate([p[0][0] for p in self._profiles])
-            e.prof_y = np.concatenate([p[1][0] for p in self._profiles])
-            e.cx, e.cy = self._profiles[0][0][1], self._profiles[0][1][1]
+            e = _Evidence.of(list(self._profiles), w, h)
             chosen = _choose_pitch(e.prof_x, e.prof_y, w, h, _guess(self.prior, w, h))
             if chosen is None:
                 self.grid = Grid(pitch=max(w, h) / 64, phase_x=0.0, phase_y=0.0, confidence=0.0)

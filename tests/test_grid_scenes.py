@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import SHARED, encode
 from pixelnb import OptionError, sample
 from pixelnb.grid import MIN_CONFIDENCE, Grid, detect
-from pixelnb.testing.degrade import scene, scene_score, true_cells
+from pixelnb.testing.degrade import grid_score, scene, scene_score, true_cells
 
 SPRITES = SHARED / "sprites"
 
@@ -30,13 +30,7 @@ def made(tmp: Path, name: str, crf: int = 26, frames: int = 6, **kw):
 
 
 def recovered(sc, clip, grid: Grid) -> float:
-    scores = []
-    for t in range(len(clip)):
-        g = grid.at(t)
-        px, py = g.centres(clip.width, clip.height)
-        c = g.frame_cells(clip.frames[t])
-        scores.append(scene_score(sc, t, px[: c.shape[0], : c.shape[1]], py[: c.shape[0], : c.shape[1]], c))
-    return float(np.mean(scores))
+    return float(np.mean([grid_score(sc, t, f, grid) for t, f in enumerate(clip.frames)]))
 
 
 @pytest.mark.parametrize("background", ["flat", "gradient"])

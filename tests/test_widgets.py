@@ -426,29 +426,13 @@ def test_the_last_chosen_source_wins_and_the_old_result_clears(studio, tmp_path)
 
     studio.size.value, studio.fps.value = 16, 4
     other = encode(tmp_path / "o.mp4", moving_square, count=10).read_bytes()
-    studio.upload.value = (
-        {
-            "name": "other.mp4",
-            "type": "video/mp4",
-            "size": len(other),
-            "content": other,
-            "last_modified": datetime.datetime.now(datetime.timezone.utc),
-        },
-    )
+    studio.upload.value = uploaded("other.mp4", other)
     studio.path.value = str(sample_clip())  # typed after the upload: the typed path wins
     studio.convert()
     assert studio.sprite.source == str(sample_clip())
     studio.export("gif")
     assert studio.downloads.files
-    studio.upload.value = (
-        {
-            "name": "other.mp4",
-            "type": "video/mp4",
-            "size": len(other),
-            "content": other,
-            "last_modified": datetime.datetime.now(datetime.timezone.utc),
-        },
-    )
+    studio.upload.value = uploaded("other.mp4", other)
     studio.convert()  # chosen last: the upload
     assert studio.sprite.source.endswith("other.mp4") and studio.upload.value == ()  # no bytes kept in state
     studio.path.value = "no/such/video.mp4"
@@ -496,3 +480,9 @@ def test_downloads_send_the_file_bytes_only_when_clicked(tmp_path):
 def fill_options(studio, prompt: str) -> None:
     studio.prompt.value = prompt
     studio.size.value, studio.colors.value, studio.fps.value = 24, 6, 4
+
+
+def uploaded(name: str, data: bytes) -> tuple[dict, ...]:
+    """A FileUpload value, as the browser sends one file."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return ({"name": name, "type": "video/mp4", "size": len(data), "content": data, "last_modified": now},)

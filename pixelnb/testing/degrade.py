@@ -19,7 +19,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BACKGROUNDS", "Scene", "cell_score", "composite", "degrade", "scene", "scene_score", "true_cells"]
+__all__ = [
+    "BACKGROUNDS",
+    "Scene",
+    "cell_score",
+    "composite",
+    "degrade",
+    "grid_score",
+    "scene",
+    "scene_score",
+    "true_cells",
+]
 
 
 def composite(rgba: NDArray[np.uint8], background: tuple[int, int, int]) -> NDArray[np.uint8]:
@@ -363,3 +373,11 @@ def true_cells(
     mx = np.array([cx[a:b].mean() for a, b in zip(starts, ends, strict=True)])
     my = np.array([cy[a:b].mean() for a, b in zip(starts, ends, strict=True)])
     return mx, my, colours.astype(np.uint8)
+
+
+def grid_score(scene: Scene, t: int, frame: NDArray[np.uint8], grid: Any) -> float:
+    """:func:`scene_score` of a detected Grid on frame ``t``, in that frame's own layout
+    (``grid.at(t)``: its pitch, phase, bends and lines)."""
+    g = grid.at(t)
+    px, py = g.centres(frame.shape[1], frame.shape[0])
+    return scene_score(scene, t, px, py, g.frame_cells(frame))
