@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pixelnb import data
 from pixelnb._version import __version__
 from pixelnb.errors import (
     AuthError,
@@ -29,15 +28,21 @@ from pixelnb.errors import (
     StoreError,
     VideoError,
 )
-from pixelnb.options import PixelOptions
-from pixelnb.palette import PRESETS, Palette
-from pixelnb.pixelate import pixelate
-from pixelnb.sprite import Sprite
-from pixelnb.video import Clip, probe, sample
 
-# The job layer (asyncio, sqlite3, the Luma SDK) loads on first use, so that `import
-# pixelnb` and `pixelnb convert` stay quick.
+# Everything else loads on first use: the pipeline (numpy, PyAV, Pillow) when a name of it
+# is first touched, the job layer (asyncio, sqlite3, the Luma SDK) and the widgets only
+# when asked for. `import pixelnb` stays cheap, and the command line can set up the process
+# (one BLAS thread) before numpy loads.
 _LAZY = {
+    "data": "pixelnb.data",
+    "PixelOptions": "pixelnb.options",
+    "PRESETS": "pixelnb.palette",
+    "Palette": "pixelnb.palette",
+    "pixelate": "pixelnb.pipeline",
+    "Sprite": "pixelnb.sprite",
+    "Clip": "pixelnb.video",
+    "probe": "pixelnb.video",
+    "sample": "pixelnb.video",
     "Job": "pixelnb.jobs",
     "JobManager": "pixelnb.jobs",
     "credits": "pixelnb.jobs",
@@ -49,7 +54,13 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from pixelnb import data
     from pixelnb.jobs import Job, JobManager, credits, generate, resume
+    from pixelnb.options import PixelOptions
+    from pixelnb.palette import PRESETS, Palette
+    from pixelnb.pipeline import pixelate
+    from pixelnb.sprite import Sprite
+    from pixelnb.video import Clip, probe, sample
     from pixelnb.widgets import FrameGrid, Player, Studio
 
 
@@ -57,7 +68,10 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "data" else getattr(module, name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
     raise AttributeError(f"module 'pixelnb' has no attribute {name!r}")
 
 

@@ -8,6 +8,7 @@ commands import the job layer when they run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -167,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
     from pixelnb.export import check_target
-    from pixelnb.pixelate import pixelate_with
+    from pixelnb.pipeline import pixelate_with
 
     opts = _pixel_options(args)
     opts.check_output(args.scale)
@@ -181,7 +182,7 @@ def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
 
 def _demo(args: argparse.Namespace, bar: ProgressBar) -> list[Path]:
     from pixelnb.data import SAMPLE_CLIP_CREDIT, sample_clip
-    from pixelnb.pixelate import pixelate
+    from pixelnb.pipeline import pixelate
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -365,8 +366,21 @@ def _fake_luma(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_blas_thread() -> None:
+    """Start numpy's BLAS with one thread when this process has not loaded numpy yet.
+
+    The pipeline's matrix products are small (16 colours × 3 channels), so BLAS threads buy
+    nothing, and starting OpenBLAS's pool costs about 60 ms of every command's start-up
+    (benchmarks/README.md). A value the user set is kept.
+    """
+    if "numpy" not in sys.modules:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input, with a one-line message)."""
+    _one_blas_thread()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed on one line

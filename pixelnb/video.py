@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +42,11 @@ _CHUNK = 16  # decord batch size
 # Two frames this close to a wanted time are a tie (the earlier wins): both backends
 # compute times in floating point from different time bases.
 _TIE = 1e-6
+# With exact=False, H.264's deblocking (loop) filter is skipped when every output pixel
+# averages at least this many source pixels across: its edits are then 1-3/255 of a
+# pixel (benchmarks/README.md, "Fast decoding"), below what a palette can show, and
+# decoding is about a fifth faster. exact=True always decodes in full.
+FAST_DEBLOCK_FACTOR = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,8 +166,12 @@ def _rotation_of(frame: Any | None) -> int:
     return round(getattr(frame, "rotation", 0) or 0) % 360 if frame is not None else 0
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Read a video's size, rate, duration and rotation without decoding all of it."""
+def probe(path: str | os.PathLike[str], *, rotation: bool = True) -> VideoInfo:
+    """Read a video's size, rate, duration and rotation without decoding all of it.
+
+    The rotation tag is read from the first decoded frame; ``rotation=False`` reads the
+    headers alone (a tenth of a second less on 1080p) and reports the stored size with
+    rotation 0."""
     p = _check_file(path)
     with _open(p) as container:
         stream = _video_stream(container, p)
@@ -170,10 +181,12 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         duration = _duration(container, stream)
-        try:
-            first = next(container.decode(stream), None)
-        except Exception:  # a bad first frame is reported by sample()
-            first = None
+        first = None
+        if rotation:
+            try:
+                first = next(container.decode(stream), None)
+            except Exception:  # a bad first frame is reported by sample()
+                first = None
         rot = _rotation_of(first)
         if rot in (90, 270):
             w, h = h, w
@@ -261,6 +274,16 @@ def _targets(
 
 def _out_size(w: int, h: int, size: SizeRule) -> tuple[int, int]:
     return size(w, h) if callable(size) else fit_size(w, h, size)
+
+
+def _shrink_factor(w: int, h: int, size: SizeRule) -> float:
+    """How many source pixels across one output pixel averages (the smaller of the two
+    axes; a rotation tag swaps both sides alike, so the pre-rotation size serves)."""
+    try:
+        out_w, out_h = _out_size(w, h, size)
+    except OptionError:  # a (w, h) meant for the rotated picture: decode in full
+        return 1.0
+    return min(w / max(out_w, 1), h / max(out_h, 1), max(w, h) / max(out_w, out_h, 1))
 
 
 def _out_fps(
@@ -357,13 +380,16 @@ class _Collector:
         self.times: list[float] = []
         self._last_key: Any = None
 
+    @property
+    def convert_size(self) -> tuple[int, int]:
+        """The (w, h) a frame is scaled to: the pre-rotation size, rotated into place after."""
+        return (self.out_h, self.out_w) if self.rotation in (90, 270) else (self.out_w, self.out_h)
+
     def add(self, key: Any, t: float, convert: Callable[[int, int], NDArray[np.uint8]]) -> None:
         if key is not None and key == self._last_key:
             self.frames.append(self.frames[-1])
         else:
-            # Convert at the pre-rotation size, then rotate into place.
-            w, h = (self.out_h, self.out_w) if self.rotation in (90, 270) else (self.out_w, self.out_h)
-            self.frames.append(_rotate(convert(w, h), self.rotation))
+            self.frames.append(_rotate(convert(*self.convert_size), self.rotation))
         self.times.append(t)
         self._last_key = key
         self.count += 1
@@ -381,6 +407,54 @@ class _Collector:
         return Clip(arr, fps, np.array(self.times, dtype=np.float64), str(source), self.rotation, meta)
 
 
+class _Scaler:
+    """Scales decoded frames on one worker thread, so that the decoder is fed its next
+    packets while the last picked frame is converted (libswscale runs without the GIL).
+
+    Results come back in order on the caller's thread, through futures the caller waits on
+    (at most ``DEPTH`` frames in flight, so memory stays bounded): ``on_frame`` and the
+    collector never run on another thread.
+    """
+
+    DEPTH = 3
+
+    def __init__(self, interpolation: str) -> None:
+        import av.video.reformatter
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="pixelnb-scale")
+        # One reformatter for the whole clip: it keeps its scaler, which is costly to set up.
+        self._reformatter = av.video.reformatter.VideoReformatter()
+        self._interpolation = interpolation
+
+    def _convert(self, frame: Any, w: int, h: int) -> NDArray[np.uint8]:
+        out = self._reformatter.reformat(
+            frame, width=w, height=h, format="rgb24", interpolation=self._interpolation
+        )
+        arr: NDArray[np.uint8] = np.asarray(out.to_ndarray(), dtype=np.uint8)
+        return arr
+
+    def submit(self, frame: Any, w: int, h: int) -> Future[NDArray[np.uint8]]:
+        return self._pool.submit(self._convert, frame, w, h)
+
+    def __enter__(self) -> _Scaler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _waiter(job: Future[NDArray[np.uint8]] | None) -> Callable[[int, int], NDArray[np.uint8]]:
+    """A converter for the collector that waits for the scaler's result (the size was
+    given when the frame was sent). None stands for a repeated frame, which is reused."""
+
+    def wait(_w: int, _h: int) -> NDArray[np.uint8]:
+        if job is None:
+            raise AssertionError("a repeated frame is reused, never converted again")
+        return job.result()
+
+    return wait
+
+
 def _sample_pyav(
     p: Path,
     fps: float | None,
@@ -396,9 +470,8 @@ def _sample_pyav(
     keep: bool = True,
 ) -> Clip:
     import av
-    import av.video.reformatter
 
-    with _open(p) as container:
+    with _open(p) as container, _Scaler(interpolation) as scaler:
         stream = _video_stream(container, p)
         cc = stream.codec_context
         src_w, src_h = int(cc.width), int(cc.height)
@@ -409,6 +482,9 @@ def _sample_pyav(
         stream.thread_type = "AUTO"
         if not exact and fps is not None and fps <= src_fps / 2:
             cc.skip_frame = "NONREF"
+        deblock = exact or size is None or _shrink_factor(src_w, src_h, size) < FAST_DEBLOCK_FACTOR
+        if not deblock:
+            cc.options = {**cc.options, "skip_loop_filter": "all"}
         t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         span_end = end if end is not None else duration
         if frames is not None and fps is None and span_end is None:
@@ -420,10 +496,9 @@ def _sample_pyav(
         seq = -1
         target = next(targets, None) if targets is not None else None
         last_t = -1.0
-        interp = interpolation
         stopped_early = False
-        # One reformatter for the whole clip: it keeps its scaler, which is costly to set up.
-        reformatter = av.video.reformatter.VideoReformatter()
+        pending: deque[tuple[Future[NDArray[np.uint8]] | None, float, int]] = deque()
+        submitted = [-1]  # the decode-order number of the last frame sent to the scaler
 
         def emit(frame: Any, t: float, seq: int) -> None:
             nonlocal collector
@@ -431,15 +506,19 @@ def _sample_pyav(
                 rot = _rotation_of(frame)
                 w, h = (src_h, src_w) if rot in (90, 270) else (src_w, src_h)
                 collector = _Collector(_out_size(w, h, size), rot, on_frame, keep)
-
-            def convert(w: int, h: int) -> NDArray[np.uint8]:
-                out = reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=interp)
-                arr: NDArray[np.uint8] = np.asarray(out.to_ndarray(), dtype=np.uint8)
-                return arr
-
             # The frame's place in decode order says whether it was picked before; id()
             # would not: Python reuses the id of a freed frame for a new picture.
-            collector.add(seq, t, convert)
+            job = None if seq == submitted[0] else scaler.submit(frame, *collector.convert_size)
+            submitted[0] = seq
+            pending.append((job, t, seq))
+            settle(_Scaler.DEPTH)
+
+        def settle(waiting: int) -> None:
+            """Hand scaled frames to the collector, in order, until ``waiting`` are left."""
+            while len(pending) > waiting:
+                job, t, seq = pending.popleft()
+                assert collector is not None
+                collector.add(seq, t, _waiter(job))
 
         try:
             for frame in container.decode(stream):
@@ -469,6 +548,7 @@ def _sample_pyav(
                     break
                 prev = (frame, t, seq)
         except av.error.FFmpegError as exc:
+            settle(0)
             got = collector.clip(out_fps, p, {}) if collector else None
             raise VideoError(
                 p,
@@ -481,10 +561,17 @@ def _sample_pyav(
             while target is not None and target < limit and target - prev[1] < 2.0 / src_fps:
                 emit(*prev)
                 target = next(targets, None) if targets is not None else None
+        settle(0)
         if collector is None or not collector.count:
             until = f"{span_end:g} s" if span_end is not None else "the end"
             raise VideoError(p, f"no frames could be decoded between {start:g} s and {until}")
-        meta = {"backend": "pyav", "source_fps": src_fps, "source_size": (src_w, src_h), "exact": exact}
+        meta = {
+            "backend": "pyav",
+            "source_fps": src_fps,
+            "source_size": (src_w, src_h),
+            "exact": exact,
+            "deblock": deblock,
+        }
         clip = collector.clip(out_fps, p, meta)
         if (
             not stopped_early

@@ -296,7 +296,7 @@ def test_a_bug_is_an_internal_error_not_a_luma_error(manager, fake, monkeypatch)
     def broken(*a, **k):
         raise TypeError("a programming error")
 
-    monkeypatch.setattr(sys.modules["pixelnb.pixelate"], "pixelate_with", broken)
+    monkeypatch.setattr(sys.modules["pixelnb.pipeline"], "pixelate_with", broken)
     job = generate("a bugged bird", manager=manager, pixel=PIXEL)
     with pytest.raises(InternalError, match="bug in pixelnb") as info:
         job.result(30)

@@ -74,3 +74,39 @@ def test_every_error_is_exported_from_errors():
 
 def test_the_package_is_typed():
     assert (ROOT / "pixelnb" / "py.typed").is_file()
+
+
+def test_import_pixelnb_loads_no_numpy_until_a_pipeline_name_is_used():
+    """`import pixelnb` (and the command line's start) stay cheap; the names still work."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pixelnb; before = 'numpy' in sys.modules; "
+        "import pixelnb.pipeline; from pixelnb import pixelate; "
+        "print(before, callable(pixelate), pixelate.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "pixelnb.pipeline"]
+
+
+def test_the_command_line_starts_numpy_with_one_blas_thread_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from pixelnb.cli import _one_blas_thread; _one_blas_thread(); "
+        "print(os.environ['OPENBLAS_NUM_THREADS'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert run.stdout.strip() == "1"
+    mine = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "OPENBLAS_NUM_THREADS": "4"},
+    )
+    assert mine.stdout.strip() == "4"

@@ -232,3 +232,40 @@ def test_a_1080p_clip_is_never_held_at_full_size(tmp_path):
     peak_mb = int(out.stdout.strip())
     # 250 full-size RGB frames alone would take 1.5 GB.
     assert peak_mb < 250, f"peak RSS {peak_mb} MB"
+
+
+def test_frames_reach_on_frame_on_the_calling_thread_in_order(bunny):
+    """Scaling runs on a worker thread beside the decoder; the caller's callback does not."""
+    import threading
+
+    seen: list[tuple[int, bytes]] = []
+    clip = sample(
+        bunny, fps=10, size=32, on_frame=lambda f: seen.append((threading.get_ident(), f.tobytes()))
+    )
+    assert {ident for ident, _ in seen} == {threading.get_ident()}
+    assert [data for _, data in seen] == [f.tobytes() for f in clip.frames]
+
+
+def test_an_error_in_on_frame_stops_sampling_and_leaves_no_thread(bunny):
+    import threading
+
+    before = threading.active_count()
+    calls = []
+
+    def fail(frame: np.ndarray) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the caller gave up")
+
+    with pytest.raises(RuntimeError, match="gave up"):
+        sample(bunny, fps=10, size=32, on_frame=fail)
+    assert len(calls) == 3
+    assert threading.active_count() == before
+
+
+def test_fast_mode_says_whether_it_deblocked(bunny):
+    """480x270 to 64 px is a 7.5x shrink: the fast decode skips H.264's loop filter; exact
+    decoding and a 2x shrink never do."""
+    assert sample(bunny, fps=5, size=64, exact=False).meta["deblock"] is False
+    assert sample(bunny, fps=5, size=64).meta["deblock"] is True
+    assert sample(bunny, fps=5, size=240, exact=False).meta["deblock"] is True

@@ -559,7 +559,7 @@ class JobManager:
             return gen
 
     async def _pixelate(self, job: Job, video: Path) -> Sprite:
-        from pixelnb.pixelate import pixelate_with
+        from pixelnb.pipeline import pixelate_with
 
         loop = asyncio.get_running_loop()
         self._set(job, "sampling", str(video.name))

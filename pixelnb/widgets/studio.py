@@ -485,7 +485,7 @@ class Studio(FallbackMixin, w.VBox):
     def _show_finished(self, job: Job) -> None:
         """A job that finished before this kernel: its pixels are made again from the cached
         video, in the background (no generation, no download)."""
-        from pixelnb.pixelate import pixelate_with
+        from pixelnb.pipeline import pixelate_with
 
         video = Path(job.video_path) if job.video_path else None
         try:
@@ -584,7 +584,7 @@ class Studio(FallbackMixin, w.VBox):
     def convert(self) -> None:
         """Convert the chosen file or upload (the Convert button); no key needed. The source
         chosen last wins; the result before it is cleared."""
-        from pixelnb.pixelate import pixelate_with
+        from pixelnb.pipeline import pixelate_with
 
         self.error.value = ""
         path = self._video_path()

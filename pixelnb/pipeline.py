@@ -145,7 +145,7 @@ def pixelate_with(
 
     note = ""
     if fps is not None and not isinstance(source, Clip):
-        rate = probe(source).fps
+        rate = probe(source, rotation=False).fps
         if rate > 0 and fps > rate * 1.001:
             # More frames than the video has would only repeat frames: take each one once.
             note = f"asked {fps:g} fps; the video has {rate:g} fps, so every frame once at {rate:g} fps"
