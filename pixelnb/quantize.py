@@ -58,7 +58,6 @@ def map_indices(
     flat = values.reshape(t_count * n, 3)
     out = np.empty(t_count * n, dtype=np.uint8)
     prev: NDArray[np.intp] | None = None
-    cols = np.arange(n)
     # Frames per distance table: about 1 MB of table, big enough to amortise, small enough for cache.
     step = max(1, 262144 // (n * len(pal)))
     for t0 in range(0, t_count, step):
@@ -69,29 +68,34 @@ def map_indices(
         if hysteresis <= 0:
             out[t0 * n : t1 * n] = chunk_best
             continue
-        root = np.sqrt(d).reshape(-1)  # distances, not squares: the margin is in colour units
+        # Distances, not squares: the margin is in colour units. Only two entries per pixel
+        # are ever read (its previous and its best colour), so only those are rooted.
+        table = d.reshape(-1)
+        # What does not depend on the previous frame's choice is computed for the chunk at once.
+        span = np.arange(m)
+        best_dist = np.sqrt(table.take(chunk_best * m + span))
+        if still > 0:
+            lo = max(t0, 1)
+            moved = flat[lo * n : t1 * n] - flat[(lo - 1) * n : (t1 - 1) * n]
+            steady = np.zeros(m, dtype=bool)
+            steady[(lo - t0) * n :] = np.einsum("ij,ij->i", moved, moved) < still * still
         for t in range(t0, t1):  # hysteresis runs frame after frame
-            best = chunk_best[(t - t0) * n : (t - t0 + 1) * n]
+            part = slice((t - t0) * n, (t - t0 + 1) * n)
+            best = chunk_best[part]
             if prev is not None:
-                # Gather each pixel's distance to its previous and its best colour.
-                base = cols + (t - t0) * n
-                gap = root.take(prev * m + base) - root.take(best * m + base)
+                # Each pixel's distance to its previous colour, against its best one.
+                gap = np.sqrt(table.take(prev * m + span[part])) - best_dist[part]
                 keep = gap <= hysteresis
                 if still > 0:
-                    moved = flat[t * n : (t + 1) * n] - flat[(t - 1) * n : t * n]
-                    steady = np.einsum("ij,ij->i", moved, moved) < still * still
-                    keep |= steady & (gap <= still_margin)
+                    keep |= steady[part] & (gap <= still_margin)
                 chosen = np.where(keep, prev, best)
                 # A pixel kept on its old colour while its neighbours moved on to the colour
                 # it would take now is a stale orphan (slow brightness drifts leave them):
                 # it moves with its region. Isolated by noise alone, it stays.
-                stale = keep & (prev != best)
-                if stale.any():
-                    grid = chosen.reshape(h, w)
-                    stale &= _isolated(grid).reshape(-1)
-                    if stale.any():
-                        stale &= _agreeing(grid, best.reshape(h, w)).reshape(-1) >= JOIN
-                        chosen = np.where(stale, best, chosen)
+                stale = np.flatnonzero(keep & (prev != best))
+                if len(stale):
+                    move = stale[_joins_region(chosen.reshape(h, w), best, stale)]
+                    chosen[move] = best[move]
                 best = chosen
             out[t * n : (t + 1) * n] = best
             prev = best
@@ -101,32 +105,26 @@ def map_indices(
 JOIN = 5  # of a stale orphan's eight neighbours, this many must hold its new colour
 
 
-def _agreeing(idx: NDArray[np.intp], want: NDArray[np.intp]) -> NDArray[np.intp]:
-    """For each pixel, how many of its eight neighbours hold the index ``want`` gives it."""
-    h, w = idx.shape
-    padded = np.full((h + 2, w + 2), -1, dtype=np.int16)  # indices fit; -1 is no neighbour
-    padded[1:-1, 1:-1] = idx
-    want = want.astype(np.int16)
-    count = np.zeros((h, w), dtype=np.intp)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy != 1 or dx != 1:
-                count += padded[dy : dy + h, dx : dx + w] == want
-    return count
+_NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
 
 
-def _isolated(idx: NDArray[np.intp]) -> NDArray[np.bool_]:
-    """Pixels whose index differs from every one of their (up to) eight neighbours'."""
-    h, w = idx.shape
+def _joins_region(
+    chosen: NDArray[np.intp], best: NDArray[np.intp], where: NDArray[np.intp]
+) -> NDArray[np.bool_]:
+    """For the pixels at flat positions ``where``: differs from all eight neighbours in
+    ``chosen`` while at least JOIN of them hold the pixel's ``best`` index. Only these
+    pixels are looked at, so a frame with few stale pixels costs little."""
+    h, w = chosen.shape
     padded = np.full((h + 2, w + 2), -1, dtype=np.int16)  # indices fit; -1 is no neighbour
-    padded[1:-1, 1:-1] = idx
-    idx = padded[1:-1, 1:-1]
-    alone = np.ones((h, w), dtype=bool)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy != 1 or dx != 1:
-                alone &= padded[dy : dy + h, dx : dx + w] != idx
-    return alone
+    padded[1:-1, 1:-1] = chosen
+    ys, xs = np.divmod(where, w)
+    at = (ys + 1) * (w + 2) + xs + 1  # the pixels' places in the padded grid, flat
+    flat = padded.reshape(-1)
+    near = flat[at[None, :] + np.array([dy * (w + 2) + dx for dy, dx in _NEIGHBOURS])[:, None]]  # (8, K)
+    alone = (near != flat[at]).all(axis=0)
+    agree = (near == best[where].astype(np.int16)).sum(axis=0)
+    out: NDArray[np.bool_] = alone & (agree >= JOIN)
+    return out
 
 
 def floyd_steinberg(frames: NDArray[np.uint8], colors: NDArray[np.uint8]) -> NDArray[np.uint8]:

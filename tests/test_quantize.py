@@ -1,4 +1,6 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixelnb.color import rgb_to_lab
 from pixelnb.palette import Palette
@@ -90,3 +92,51 @@ def test_a_stale_isolated_pixel_moves_with_its_region():
     out = map_indices(frames, pal, hysteresis=2.0)
     assert (out[1] == 1).sum() == 24 and out[1, 2, 2] == 1  # the stale one joined its region
     assert out[1, 0, 4] == 0  # kept: colour 2 is nobody's around it
+
+
+def _reference_map(values, pal, hysteresis, still, margin):
+    """map_indices written the plain way: every distance, pixel by pixel for the orphans."""
+    d = np.sqrt(((values[..., None, :].astype(np.float64) - pal.astype(np.float64)) ** 2).sum(-1))
+    out, prev = [], None
+    for t in range(len(values)):
+        best = d[t].argmin(-1)
+        if prev is None:
+            chosen = best
+        else:
+            gap = np.take_along_axis(d[t], prev[..., None], -1)[..., 0] - d[t].min(-1)
+            keep = gap <= hysteresis
+            moved = np.sqrt(((values[t].astype(np.float64) - values[t - 1]) ** 2).sum(-1))
+            keep |= (moved < still) & (gap <= margin)
+            chosen = np.where(keep, prev, best)
+            moved_on = chosen.copy()
+            h, w = chosen.shape
+            for y, x in zip(*np.nonzero(keep & (prev != best)), strict=True):
+                near = [chosen[j, i] for j in range(y - 1, y + 2) for i in range(x - 1, x + 2)
+                        if (j, i) != (y, x) and 0 <= j < h and 0 <= i < w]  # fmt: skip
+                if all(v != chosen[y, x] for v in near) and sum(v == best[y, x] for v in near) >= 5:
+                    moved_on[y, x] = best[y, x]
+            chosen = moved_on
+        out.append(chosen)
+        prev = chosen
+    return np.stack(out).astype(np.uint8)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    t=st.integers(1, 12),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    k=st.integers(2, 12),
+    drift=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_map_indices_matches_a_plain_reference(t, h, w, k, drift, seed):
+    """Whole-frame numpy, chunked tables and the gathered orphan check against the rules
+    applied pixel by pixel (integer colours, margins no distance can equal)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 40, (1, h, w, 3))
+    steps = rng.integers(-drift, drift + 1, (t, 1, 1, 3)).cumsum(0)
+    values = np.clip(base + steps + rng.integers(-1, 2, (t, h, w, 3)), 0, 50).astype(np.float32)
+    pal = rng.integers(0, 50, (k, 3)).astype(np.float32)
+    got = map_indices(values, pal, hysteresis=3.5, still=3.5, still_margin=8.5)
+    np.testing.assert_array_equal(got, _reference_map(values, pal, 3.5, 3.5, 8.5))
