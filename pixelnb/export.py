@@ -72,17 +72,30 @@ def _upscale_indices(idx: NDArray[np.uint8], scale: int) -> NDArray[np.uint8]:
     return idx if scale == 1 else idx.repeat(scale, axis=-2).repeat(scale, axis=-1)
 
 
-def _p_image(idx: NDArray[np.uint8], colors: NDArray[np.uint8]) -> Image.Image:
+def _p_image(
+    idx: NDArray[np.uint8], colors: NDArray[np.uint8], transparent: int | None = None
+) -> Image.Image:
+    """A palette image; ``transparent`` becomes PNG's tRNS entry or GIF's transparency index."""
     from PIL import Image
 
     im = Image.fromarray(np.ascontiguousarray(idx), "P")
     im.putpalette(colors.tobytes())
+    if transparent is not None:
+        im.info["transparency"] = transparent
     return im
 
 
 def _p_frames(sprite: Sprite, scale: int) -> list[Image.Image]:
     idx = _upscale_indices(sprite.indices, scale)
-    return [_p_image(f, sprite.palette.colors) for f in idx]
+    return [_p_image(f, sprite.palette.colors, sprite.transparent) for f in idx]
+
+
+def _alpha_args(sprite: Sprite) -> dict[str, Any]:
+    """Save arguments for a transparent sprite: its index, and frames that replace the
+    previous one whole (disposal 2), so a clear pixel never shows the frame before."""
+    if sprite.transparent is None:
+        return {}
+    return {"transparency": sprite.transparent}
 
 
 def _write_gif(sprite: Sprite, target: Any, scale: int) -> None:
@@ -95,7 +108,8 @@ def _write_gif(sprite: Sprite, target: Any, scale: int) -> None:
         duration=rounded_durations(sprite.frame_durations(), 10),
         loop=0,
         optimize=False,
-        disposal=1,
+        disposal=1 if sprite.transparent is None else 2,
+        **_alpha_args(sprite),
     )
 
 
@@ -130,7 +144,8 @@ def sheet_png(sprite: Sprite, scale: int = 1, gap: int = 1) -> bytes:
         r, c = divmod(i, cols)
         out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = frame
     buf = io.BytesIO()
-    _p_image(out, np.vstack([colors, [[255, 255, 255]]]).astype(np.uint8)).save(buf, format="PNG")
+    palette = np.vstack([colors, [[255, 255, 255]]]).astype(np.uint8)
+    _p_image(out, palette, sprite.transparent).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -157,10 +172,15 @@ def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: i
                 "duration": durations[i],
             }
         )
-    _p_image(sheet, sprite.palette.colors).save(path, format="PNG", optimize=True)
+    if sprite.transparent is not None:
+        sheet[:] = sprite.transparent  # cells with no frame are clear
+        for i, f in enumerate(idx):
+            r, c = divmod(i, cols)
+            sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = f
+    _p_image(sheet, sprite.palette.colors, sprite.transparent).save(path, format="PNG", optimize=True)
     from pixelnb._version import __version__
 
-    meta = {
+    meta: dict[str, Any] = {
         "app": "pixelnb",
         "version": __version__,
         "image": final.name,
@@ -172,6 +192,8 @@ def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: i
         "slices": [],
         "palette": sprite.palette.hex,
     }
+    if sprite.transparent is not None:
+        meta["transparent"] = sprite.transparent
     json_tmp = path.with_name(path.name + ".json")
     json_tmp.write_text(json.dumps({"frames": frames, "meta": meta}, indent=1), encoding="utf-8")
     return json_tmp
@@ -187,13 +209,17 @@ def _write_apng(sprite: Sprite, path: Path, scale: int) -> None:
         duration=rounded_durations(sprite.frame_durations(), 1),
         loop=0,
         default_image=False,
+        **_alpha_args(sprite),
     )
 
 
 def _write_webp(sprite: Sprite, path: Path, scale: int) -> None:
     from PIL import Image
 
-    frames = [Image.fromarray(f, "RGB") for f in sprite.to_rgb(scale)]
+    if sprite.transparent is None:
+        frames = [Image.fromarray(f, "RGB") for f in sprite.to_rgb(scale)]
+    else:
+        frames = [Image.fromarray(f, "RGBA") for f in sprite.to_rgba(scale)]
     frames[0].save(
         path,
         format="WEBP",

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pixelnb.errors import OptionError
+from pixelnb.matte import Background, parse_background
 from pixelnb.palette import MAX_COLORS, MIN_COLORS, Palette, PaletteSpec, resolve_palette
 from pixelnb.quantize import DITHERS
 from pixelnb.resize import DOWNSCALES
@@ -42,6 +43,7 @@ MAX_SIZE = 1024  # cells on the longest side: far past pixel art, far below a fr
 MAX_OUTPUT_SIDE = 8192  # pixels a side of a written frame, after --scale
 MAX_FPS = 240.0
 GRIDS = ("auto", "off")
+LOOPS = ("off", "auto")
 
 
 def _kind(value: object) -> str:
@@ -133,6 +135,8 @@ class PixelOptions:
     backend: str = "pyav"
     exact: bool = False
     hysteresis: float = HYSTERESIS
+    background: Background = "keep"  # "keep", "auto" or an (r, g, b) key colour
+    loop: str = "off"  # "auto" trims to the best seamless loop
 
     def __post_init__(self) -> None:
         from pixelnb.grid import Grid
@@ -158,6 +162,8 @@ class PixelOptions:
             raise OptionError(f"exact must be True or False, not {self.exact!r}")
         put(self, "exact", bool(self.exact))
         put(self, "hysteresis", check_number("hysteresis", self.hysteresis, low=0.0, high=100.0))
+        put(self, "background", parse_background(self.background))
+        _check_choice("loop", self.loop, LOOPS)
         if self.downscale == "mode" and self.dither != "none":
             raise OptionError(
                 f"downscale='mode' keeps each cell's most common colour, so it cannot dither "
@@ -183,8 +189,9 @@ class PixelOptions:
         if unknown:
             raise OptionError(f"unknown pixel options {unknown}; use {sorted(names)}")
         opts = {**defaults, **value}
-        if isinstance(opts.get("size"), list):
-            opts["size"] = tuple(opts["size"])
+        for name in ("size", "background"):
+            if isinstance(opts.get(name), list):
+                opts[name] = tuple(opts[name])
         return cls(**opts)
 
     def replace(self, **changes: Any) -> PixelOptions:
@@ -225,5 +232,7 @@ class PixelOptions:
         d = json.loads(text)
         if isinstance(d.get("palette"), list):
             d["palette"] = tuple(d["palette"])
+        if isinstance(d.get("background"), list):
+            d["background"] = tuple(d["background"])
         known = {f.name for f in fields(cls)}
         return cls.coerce({k: v for k, v in d.items() if k in known})

@@ -27,6 +27,8 @@ from numpy.typing import NDArray
 from pixelnb.color import from_space, to_space
 from pixelnb.errors import OptionError
 from pixelnb.grid import Grid
+from pixelnb.loop import find_loop
+from pixelnb.matte import Background, Matte, find_matte
 from pixelnb.options import HYSTERESIS, PixelOptions
 from pixelnb.palette import MIN_COLORS, Palette, PaletteSpec, fit_palette, resolve_palette
 from pixelnb.quantize import floyd_steinberg, map_indices, ordered_offsets
@@ -42,6 +44,7 @@ __all__ = ["HYSTERESIS", "pixelate", "pixelate_with"]
 STILL = 3.0
 STILL_MARGIN = 8.0
 SPACE = "lab"
+LOOP_MIN_FRAMES = 4
 
 StageProgress = Callable[[str, float], None]
 
@@ -85,6 +88,8 @@ def pixelate(
     exact: bool = False,
     hysteresis: float = HYSTERESIS,
     grid: str | Grid = "off",
+    background: Background = "keep",
+    loop: str = "off",
     progress: StageProgress | None = None,
     on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
 ) -> Sprite:
@@ -102,6 +107,13 @@ def pixelate(
     (``size`` is then a prior on the cell count; an exact ``(w, h)`` crops or pads the
     cells); ``sprite.info["grid"]`` says what was done. A :class:`~pixelnb.grid.Grid`
     uses that grid. Grid detection decodes frames at full size.
+
+    ``background="auto"`` finds the background (connected to the frame border, near a
+    model fitted from the border over all frames) and makes it transparent; a colour
+    (``"#00ff00"``, ``(0, 255, 0)``) keys that colour; ``"keep"`` keeps it. The palette is
+    then fitted on the subject alone and ``sprite.transparent`` is the clear index (0).
+    ``loop="auto"`` trims to the best seamless loop (``sprite.info["loop"]``; None when
+    nothing loops well enough).
 
     >>> from pixelnb.data import sample_clip
     >>> sprite = pixelate(sample_clip(), size=32, colors=8, fps=6)
@@ -121,6 +133,8 @@ def pixelate(
         backend=backend,
         exact=exact,
         hysteresis=hysteresis,
+        background=background,
+        loop=loop,
     )
     return pixelate_with(source, opts, progress=progress, on_frame=on_frame)
 
@@ -135,8 +149,8 @@ def pixelate_with(
     """:func:`pixelate` with its options already checked as a :class:`PixelOptions`."""
     if not isinstance(source, (str, os.PathLike, Clip)):
         raise OptionError(f"source must be a video file path or a Clip, not {source!r}")
-    size, colors, dither, fps, downscale = opts.size, opts.colors, opts.dither, opts.fps, opts.downscale
-    start, end, backend, exact, hysteresis = opts.start, opts.end, opts.backend, opts.exact, opts.hysteresis
+    size, fps, downscale = opts.size, opts.fps, opts.downscale
+    start, end, backend, exact = opts.start, opts.end, opts.backend, opts.exact
     fixed = resolve_palette(opts.palette)
 
     def report(stage: str, frac: float) -> None:
@@ -156,7 +170,7 @@ def pixelate_with(
         if note:
             sprite.info["fps_note"] = note
         return sprite
-    factor = MODE_FACTOR if downscale == "mode" else 1
+    factor = MODE_FACTOR if downscale == "mode" or opts.background != "keep" else 1
     if isinstance(source, Clip):
         clip = source if fps is None else _resample_clip(source, fps)
         out_w, out_h = fit_size(clip.width, clip.height, size)
@@ -196,11 +210,9 @@ def pixelate_with(
         factor,
         clip,
         src_name,
-        colors,
+        opts,
         fixed,
-        dither,
         downscale,
-        hysteresis,
         report,
         {"fps_note": note} if note else None,
     )
@@ -212,26 +224,43 @@ def _quantize(
     factor: int,
     clip: Clip,
     src_name: str | None,
-    colors: int,
+    opts: PixelOptions,
     fixed: Palette | None,
-    dither: str,
     downscale: str,
-    hysteresis: float,
     report: StageProgress,
     extra: dict[str, Any] | None = None,
 ) -> Sprite:
-    """Fit the palette on the working frames and map them to indices."""
+    """Key out the background if asked, fit the palette on what stays, map every frame to
+    indices, and trim to a loop if asked. ``work`` is at ``factor`` times ``out_size``."""
+    colors, dither, hysteresis = opts.colors, opts.dither, opts.hysteresis
     out_w, out_h = out_size
+    t_count = len(work)
     report("palette", 0.0)
     values = to_space(work, SPACE)
-    flat = values.reshape(-1, 3)
+    matte: Matte | None = None
+    if opts.background != "keep":
+        matte = find_matte(values, factor, opts.background)
+        cells = matte.cells
+        colors = min(colors, 255)  # one index is the transparent one
+    elif factor > 1:
+        cells = values.reshape(t_count, out_h, factor, out_w, factor, 3).mean(axis=(2, 4), dtype=np.float32)
+    else:
+        cells = values
+    # The palette is fitted on what each downscale keeps: the working pixels (mode votes
+    # among them), or the subject's cells alone when the background is keyed out.
+    if matte is None:
+        flat = values.reshape(-1, 3)
+    elif downscale == "mode" and (~matte.background_px).any():
+        flat = values[~matte.background_px]
+    else:
+        flat = cells[matte.opaque] if matte.opaque.any() else cells.reshape(-1, 3)
     if fixed is None:
         centers = fit_palette(flat, colors)
         pal = Palette(from_space(centers, SPACE), name="auto")
         # Rounding to 8-bit sRGB can merge two centres; keep the colours distinct.
         _, first = np.unique(pal.colors, axis=0, return_index=True)
         if len(first) < len(pal):
-            if len(first) < MIN_COLORS:
+            if len(first) < MIN_COLORS and matte is None:
                 raise OptionError("the frames hold a single colour; there is nothing to quantize")
             pal = Palette(pal.colors[np.sort(first)], name="auto")
     else:
@@ -244,25 +273,37 @@ def _quantize(
         "still": STILL if hysteresis > 0 else 0.0,
         "still_margin": max(STILL_MARGIN, hysteresis) if hysteresis > 0 else 0.0,
     }
+    # Dithering works on sRGB cells: the frames themselves, or the matte's cleaned colours.
+    rgb_cells = work if factor == 1 and matte is None else from_space(cells, SPACE)
     if downscale == "mode" and factor > 1:
         fine = map_indices(values, pal_values)
-        proposals = block_mode(fine, factor, len(pal))
-        cells = values.reshape(len(work), out_h, factor, out_w, factor, 3).mean(axis=(2, 4), dtype=np.float32)
+        if matte is not None:  # background subpixels get no vote
+            fine[matte.background_px] = len(pal)
+        proposals = block_mode(fine, factor, len(pal) + 1, skip=len(pal))
         indices = map_indices(cells, pal_values, proposals=proposals, **temporal)
     elif dither == "fs":
-        indices = floyd_steinberg(work, pal.colors)
+        indices = floyd_steinberg(rgb_cells, pal.colors)
     elif dither.startswith("bayer"):
         n = int(dither[5:])
         # Spread the threshold over the typical gap between neighbouring palette colours.
         d = np.sqrt(np.maximum(_pairwise(pal.colors.astype(np.float32)), 0))
         np.fill_diagonal(d, np.inf)
-        strength = float(np.median(d.min(axis=1)))
-        shifted = work.astype(np.float32) + ordered_offsets((out_h, out_w), n, strength)[None, :, :, None]
+        strength = float(np.median(d.min(axis=1))) if len(pal) > 1 else 0.0
+        shifted = (
+            rgb_cells.astype(np.float32) + ordered_offsets((out_h, out_w), n, strength)[None, :, :, None]
+        )
         indices = map_indices(
             to_space(np.clip(shifted, 0, 255) / 255.0, SPACE), pal_values, hysteresis=hysteresis
         )
     else:
-        indices = map_indices(values, pal_values, **temporal)
+        indices = map_indices(cells, pal_values, **temporal)
+    transparent: int | None = None
+    if matte is not None:
+        # Index 0 is the clear one (Aseprite's convention); its colour, the backdrop's, is
+        # only what a format without alpha shows.
+        indices = np.where(matte.opaque, indices + 1, 0).astype(np.uint8)
+        pal = Palette(np.vstack([np.array(matte.backdrop, np.uint8), pal.colors]), name=pal.name)
+        transparent = 0
     report("quantizing", 1.0)
     info_dict: dict[str, Any] = {
         "size": (out_w, out_h),
@@ -274,8 +315,28 @@ def _quantize(
         "timestamps": clip.timestamps.tolist(),
         "backend": clip.meta.get("backend"),
     }
+    if matte is not None:
+        info_dict["matte"] = matte.info
     info_dict.update(extra or {})
-    return Sprite(indices, pal, fps=clip.fps, source=src_name, info=info_dict)
+    sprite = Sprite(indices, pal, fps=clip.fps, source=src_name, info=info_dict, transparent=transparent)
+    if opts.loop == "auto":
+        sprite = _trim_to_loop(sprite)
+    return sprite
+
+
+def _trim_to_loop(sprite: Sprite) -> Sprite:
+    """The sprite cut to its best seamless loop, with ``info["loop"]`` saying what was done."""
+    if len(sprite) < LOOP_MIN_FRAMES + 1:
+        raise OptionError(
+            f"loop='auto' needs at least {LOOP_MIN_FRAMES + 1} frames to find a loop of "
+            f"{LOOP_MIN_FRAMES}; this clip gave {len(sprite)} (use a longer span or a higher fps)"
+        )
+    loop = find_loop(sprite, min_frames=LOOP_MIN_FRAMES)
+    if not loop:
+        return sprite.replace(info={**sprite.info, "loop": None, "loop_score": round(loop.score, 3)})
+    stamps = sprite.info["timestamps"][loop.start : loop.stop]
+    trimmed = sprite.trim(loop.start, loop.stop)
+    return trimmed.replace(info={**sprite.info, "loop": loop.to_dict(), "timestamps": stamps})
 
 
 def _pixelate_on_grid(
@@ -364,11 +425,9 @@ def _pixelate_on_grid(
         factor,
         clip,
         src_name,
-        opts.colors,
+        opts,
         fixed,
-        opts.dither,
         downscale,
-        opts.hysteresis,
         report,
         extra={"grid": note, "grid_confidence": found.confidence},
     )
@@ -377,7 +436,7 @@ def _pixelate_on_grid(
 def _mode_factor(opts: PixelOptions, frame: NDArray[np.uint8], out: tuple[int, int]) -> int:
     """How many times the output size the frames are shrunk to before ``mode`` picks a
     palette index per block (1 for the other downscales)."""
-    if opts.downscale != "mode":
+    if opts.downscale != "mode" and opts.background == "keep":
         return 1
     return int(max(1, min(MODE_FACTOR, frame.shape[1] // out[0], frame.shape[0] // out[1])))
 

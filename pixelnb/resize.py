@@ -30,10 +30,13 @@ def resize_frames(frames: NDArray[np.uint8], size: tuple[int, int], method: str)
     return out
 
 
-def block_mode(indices: NDArray[np.uint8], factor: int, k: int = 256) -> NDArray[np.intp]:
+def block_mode(
+    indices: NDArray[np.uint8], factor: int, k: int = 256, skip: int | None = None
+) -> NDArray[np.intp]:
     """Most common value of each ``factor``×``factor`` block of (T, H, W) indices below ``k``.
 
-    Ties go to the lower index. H and W must be multiples of ``factor``.
+    Ties go to the lower index. H and W must be multiples of ``factor``. The value ``skip``
+    (background subpixels) gets no vote; a block of nothing else gets index 0.
     """
     t, hh, ww = indices.shape
     h, w = hh // factor, ww // factor
@@ -44,5 +47,8 @@ def block_mode(indices: NDArray[np.uint8], factor: int, k: int = 256) -> NDArray
         counts = np.bincount(
             (block_id + indices[i].reshape(h, factor, w, factor)).ravel(), minlength=h * w * k
         )
-        out[i] = counts.reshape(h, w, k).argmax(axis=-1)
+        table = counts.reshape(h, w, k)
+        if skip is not None:
+            table[..., skip] = 0
+        out[i] = table.argmax(axis=-1)
     return out

