@@ -4,8 +4,8 @@ The method of video textures (Schödl et al., 2000): a cut from frame ``stop - 1
 frame ``start`` is invisible when frame ``start`` looks like frame ``stop``, the one that
 would have come next. Frames are compared as pictures (root mean square CIELAB distance
 per pixel, a clear pixel against an opaque one counting as far apart), all pairs at once
-through one matrix product, and the seam is judged against the animation's typical
-frame-to-frame change.
+through one matrix product; the seam is judged over a few frames on either side of the
+cut (the dynamics, as in the paper), against the animation's mean frame-to-frame change.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LOOP_SCORE", "Loop", "find_loop", "frame_distances"]
 
-# A loop is good when its seam is no larger than a typical step between frames.
+# A loop is good when its seam is no larger than the mean step between frames.
 LOOP_SCORE = 1.0
 CLEAR_DISTANCE = 60.0  # CIELAB units between a clear pixel and an opaque one
 
@@ -70,6 +70,29 @@ def frame_distances(sprite: Sprite) -> NDArray[np.float64]:
     return out
 
 
+# The seam is judged on a few frames around the cut, not one: frames start+k against
+# stop+k for k in SEAM_WINDOW, weighted, so that motion carries on through the cut (a walk
+# does not jump a step, a held frame is not shortened).
+SEAM_WINDOW = (-2, -1, 0, 1)
+SEAM_WEIGHTS = (1.0, 3.0, 3.0, 1.0)
+
+
+def _seam_costs(
+    d: NDArray[np.float64], start: NDArray[np.intp], stop: NDArray[np.intp]
+) -> NDArray[np.float64]:
+    """Weighted mean of d[start+k, stop+k] over the window, where both frames exist."""
+    n = len(d)
+    total = np.zeros(len(start))
+    weight = np.zeros(len(start))
+    for k, w in zip(SEAM_WINDOW, SEAM_WEIGHTS, strict=True):
+        a, b = start + k, stop + k
+        ok = (a >= 0) & (b < n)
+        total[ok] += w * d[a[ok], b[ok]]
+        weight[ok] += w
+    out: NDArray[np.float64] = total / weight
+    return out
+
+
 def find_loop(sprite: Sprite, min_frames: int = 4) -> Loop:
     """The loop of at least ``min_frames`` frames with the least visible seam.
 
@@ -85,9 +108,14 @@ def find_loop(sprite: Sprite, min_frames: int = 4) -> Loop:
             f"this animation has {n}"
         )
     d = frame_distances(sprite)
-    typical = float(np.median(np.diag(d, 1)))
+    typical = float(np.mean(np.diag(d, 1)))
     start, stop = np.triu_indices(n, k=min_frames)  # stop is the frame that would come next
-    seam = d[start, stop]
+    # Cuts whose whole window lies inside the clip, where there are any: at the clip's ends
+    # half a window would let a pose that merely recurs pass for the cycle.
+    whole = (start + min(SEAM_WINDOW) >= 0) & (stop + max(SEAM_WINDOW) < n)
+    if whole.any():
+        start, stop = start[whole], stop[whole]
+    seam = _seam_costs(d, start, stop)
     if typical <= 1e-9:  # every frame alike: the whole animation loops
         return Loop(0, n, 0.0)
     score = seam / typical

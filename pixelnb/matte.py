@@ -42,6 +42,7 @@ KEY_TOLERANCE = 18.0
 AUTO_TOLERANCE = 10.0
 MAX_TOLERANCE = 30.0
 STILL = 3.0  # a cell whose colour moved less than this since the last frame keeps its state
+BAND = 1.25  # the matte's hysteresis band, a factor on the tolerance
 MAJORITY = 0.5  # share of background subpixels that makes a connected cell background
 ENCLOSED = 0.9  # ... and an enclosed one, whose subpixels must also match within half the tolerance
 
@@ -117,9 +118,19 @@ def find_matte(values: NDArray[np.float32], factor: int, background: Background)
         raise OptionError(f"find_matte needs 'auto' or a colour, not {background!r}")
     near = dist <= tol
     blocks = (t, h, factor, w, factor)
-    share = near.reshape(blocks).mean(axis=(2, 4))
-    close = (dist <= tol / 2).reshape(blocks).mean(axis=(2, 4))
-    clear = _connected_to_border(share >= MAJORITY) | (close >= ENCLOSED)
+
+    def share(limit: float) -> NDArray[np.floating[Any]]:
+        out: NDArray[np.floating[Any]] = (dist <= limit).reshape(blocks).mean(axis=(2, 4))
+        return out
+
+    close = share(tol / 2)
+    first = _connected_to_border(share(tol) >= MAJORITY)
+    # Hysteresis against noise near the tolerance: a cell clear in the last frame stays a
+    # candidate up to BAND times the tolerance; one that was opaque needs to come within
+    # the tolerance divided by BAND.
+    was_clear = np.concatenate([first[:1], first[:-1]])
+    candidate = (share(tol / BAND) >= MAJORITY) | ((share(tol * BAND) >= MAJORITY) & was_clear)
+    clear = _connected_to_border(candidate) | (close >= ENCLOSED)
     mean = values.reshape(*blocks, 3).mean(axis=(2, 4))
     clear = _steady(clear, mean)
     opaque = _tidy(~clear, close >= ENCLOSED)
