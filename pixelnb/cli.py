@@ -101,6 +101,11 @@ def _add_pixel_options(p: argparse.ArgumentParser, grid_default: str = "off") ->
         action="store_true",
         help="decode every frame so each picked frame is the nearest in time (slower)",
     )
+    p.add_argument(
+        "--background",
+        default="keep",
+        help="keep, auto (make the background transparent) or a colour to key out (#00ff00)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -125,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", required=True, help=".gif, .png (+ .json), .apng, .webp, .html or a folder"
     )
     _add_pixel_options(conv)
+    conv.add_argument("--crop", action="store_true", help="crop to the opaque pixels of all frames")
+    # (generate's --loop asks Luma for a looping video; here it trims the conversion)
+    conv.add_argument(
+        "--loop",
+        dest="pixel_loop",
+        default="off",
+        choices=("auto", "off"),
+        help="trim to the best seamless loop",
+    )
     demo = sub.add_parser("demo", help="convert the bundled sample clip and write out/demo.*")
     demo.add_argument("--out", default="out", help="output folder (default out)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -174,6 +188,8 @@ def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
     opts.check_output(args.scale)
     check_target(args.output)  # before decoding: a typo in -o should not cost a conversion
     sprite = pixelate_with(args.input, opts, progress=bar)
+    if args.crop:
+        sprite = sprite.crop()
     bar("writing", 0.0)
     out = sprite.save(args.output, scale=args.scale)
     bar("writing", 1.0)
@@ -212,6 +228,8 @@ def _pixel_options(args: argparse.Namespace) -> PixelOptions:
         end=args.end,
         backend=args.backend,
         exact=args.exact,
+        background=args.background,
+        loop=getattr(args, "pixel_loop", "off"),
     )
 
 

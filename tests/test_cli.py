@@ -117,3 +117,41 @@ def test_demo_output_is_the_bundled_clip(tmp_path):
     with Image.open(tmp_path / "demo.gif") as im:
         assert im.size == (256, 144)
         assert np.asarray(im.convert("RGB")).std() > 10
+
+
+def test_convert_makes_a_transparent_cropped_loop(tmp_path):
+    """--background auto --loop auto --crop: a clear index in the GIF, frames cropped."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from conftest import SHARED
+    from media import encode
+    from pixelnb.testing.sprites import load_sprite, sprite_clip
+
+    clip = sprite_clip(load_sprite(SHARED / "sprites" / "mr_player_run"), "solid", hold=2, repeats=3, seed=8)
+    src = encode(tmp_path / "c.mp4", clip.frames, fps=24, crf=22)
+    out = tmp_path / "o.gif"
+    run = subprocess.run(
+        [sys.executable, "-m", "pixelnb", "convert", str(src), "-o", str(out), "--size", "40", "--fps", "24",
+         "--background", "auto", "--loop", "auto", "--crop", "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    with Image.open(out) as im:
+        assert im.info.get("transparency") == 0
+        assert im.size[0] < 40
+
+
+def test_a_background_that_is_not_a_colour_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pixelnb", "convert", "x.mp4", "-o", str(tmp_path / "o.gif"),
+         "--background", "grn"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "background must be" in run.stderr
