@@ -152,11 +152,12 @@ def _border_model(values: NDArray[np.float32], factor: int) -> tuple[Any, float,
     ring = max(1, factor)
     edge = np.zeros((hh, ww), bool)
     edge[:ring], edge[-ring:], edge[:, :ring], edge[:, -ring:] = True, True, True, True
+    # One quadratic surface per channel: the features of every pixel, read at the border.
+    gy, gx = np.mgrid[0:hh, 0:ww] / np.array([max(hh - 1, 1), max(ww - 1, 1)])[:, None, None] - 0.5
+    feats = np.stack([np.ones_like(gx), gx, gy, gx * gx, gx * gy, gy * gy], axis=-1)  # (hh, ww, 6)
     ys, xs = np.nonzero(edge)
     pts = values[:, ys, xs].reshape(-1, 3).astype(np.float64)
-    yy = np.tile(ys, t) / max(hh - 1, 1) - 0.5
-    xx = np.tile(xs, t) / max(ww - 1, 1) - 0.5
-    design = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=1)
+    design = np.tile(feats[ys, xs], (t, 1))
     keep = np.ones(len(pts), bool)
     coef = np.zeros((6, 3))
     for _ in range(4):  # trimmed least squares: a subject on the border does not pull the fit
@@ -169,10 +170,7 @@ def _border_model(values: NDArray[np.float32], factor: int) -> tuple[Any, float,
     rest = pts[~keep]
     texture = _common_colours(rest, len(pts)) if len(rest) else np.zeros((0, 3))
     tol = float(min(MAX_TOLERANCE, max(AUTO_TOLERANCE, 3.0 * spread)))
-    gy = (np.arange(hh) / max(hh - 1, 1) - 0.5)[:, None]
-    gx = (np.arange(ww) / max(ww - 1, 1) - 0.5)[None, :]
-    feats = [np.ones((hh, ww)), gx + 0 * gy, gy + 0 * gx, gx * gx + 0 * gy, gx * gy, gy * gy + 0 * gx]
-    surface = np.tensordot(np.stack(feats, axis=-1), coef, axes=1).astype(np.float32)  # (hh, ww, 3)
+    surface = (feats @ coef).astype(np.float32)  # (hh, ww, 3)
 
     def distance(v: NDArray[np.float32]) -> NDArray[np.float32]:
         d: NDArray[np.float32] = np.sqrt(((v - surface) ** 2).sum(axis=-1))

@@ -4,8 +4,6 @@ painted as AI "pixel art" and encoded as H.264)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -241,7 +239,3 @@ def test_crop_without_transparency_is_the_sprite_and_pad_is_refused():
 def test_a_transparent_index_outside_the_palette_is_refused():
     with pytest.raises(OptionError, match="outside the palette"):
         Sprite(np.zeros((1, 2, 2), np.uint8), Palette.preset("gameboy"), transparent=9)
-
-
-def test_shared_sprites_are_what_the_corpus_expects():
-    assert Path(SPRITES / "mr_human_run" / "00.png").is_file()
