@@ -39,6 +39,7 @@ _LAZY = {
     "PRESETS": "pixelnb.palette",
     "Palette": "pixelnb.palette",
     "pixelate": "pixelnb.pipeline",
+    "provenance": "pixelnb.stamp",
     "Sprite": "pixelnb.sprite",
     "Clip": "pixelnb.video",
     "probe": "pixelnb.video",
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from pixelnb.palette import PRESETS, Palette
     from pixelnb.pipeline import pixelate
     from pixelnb.sprite import Sprite
+    from pixelnb.stamp import provenance
     from pixelnb.video import Clip, probe, sample
     from pixelnb.widgets import FrameGrid, Player, Studio
 
@@ -113,6 +115,7 @@ __all__ = [
     "generate",
     "pixelate",
     "probe",
+    "provenance",
     "resume",
     "sample",
 ]

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pixelnb.errors import DiskFull, OptionError
+from pixelnb.stamp import KEY, dumps, record, xmp_packet
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -98,8 +99,9 @@ def _alpha_args(sprite: Sprite) -> dict[str, Any]:
     return {"transparency": sprite.transparent}
 
 
-def _write_gif(sprite: Sprite, target: Any, scale: int) -> None:
+def _write_gif(sprite: Sprite, target: Any, scale: int, prov: str | None = None) -> None:
     frames = _p_frames(sprite, scale)
+    extra: dict[str, Any] = {"comment": prov.encode()} if prov else {}
     frames[0].save(
         target,
         format="GIF",
@@ -110,6 +112,7 @@ def _write_gif(sprite: Sprite, target: Any, scale: int) -> None:
         optimize=False,
         disposal=1 if sprite.transparent is None else 2,
         **_alpha_args(sprite),
+        **extra,
     )
 
 
@@ -149,7 +152,20 @@ def sheet_png(sprite: Sprite, scale: int = 1, gap: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: int | None = None) -> Path:
+def _pnginfo(prov: str | None) -> dict[str, Any]:
+    """Save arguments that put the provenance record in a compressed iTXt chunk."""
+    if not prov:
+        return {}
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(KEY, prov, zip=True)
+    return {"pnginfo": info}
+
+
+def _write_sheet(
+    sprite: Sprite, path: Path, scale: int, final: Path, columns: int | None = None, prov: str | None = None
+) -> Path:
     """Write the sheet to ``path`` and its JSON beside it; names inside refer to ``final``."""
     cols, rows = sheet_layout(len(sprite), columns)
     idx = _upscale_indices(sprite.indices, scale)
@@ -177,7 +193,9 @@ def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: i
         for i, f in enumerate(idx):
             r, c = divmod(i, cols)
             sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = f
-    _p_image(sheet, sprite.palette.colors, sprite.transparent).save(path, format="PNG", optimize=True)
+    _p_image(sheet, sprite.palette.colors, sprite.transparent).save(
+        path, format="PNG", optimize=True, **_pnginfo(prov)
+    )
     from pixelnb._version import __version__
 
     meta: dict[str, Any] = {
@@ -194,12 +212,14 @@ def _write_sheet(sprite: Sprite, path: Path, scale: int, final: Path, columns: i
     }
     if sprite.transparent is not None:
         meta["transparent"] = sprite.transparent
+    if prov:
+        meta["provenance"] = json.loads(prov)
     json_tmp = path.with_name(path.name + ".json")
     json_tmp.write_text(json.dumps({"frames": frames, "meta": meta}, indent=1), encoding="utf-8")
     return json_tmp
 
 
-def _write_apng(sprite: Sprite, path: Path, scale: int) -> None:
+def _write_apng(sprite: Sprite, path: Path, scale: int, prov: str | None = None) -> None:
     frames = _p_frames(sprite, scale)
     frames[0].save(
         path,
@@ -210,10 +230,11 @@ def _write_apng(sprite: Sprite, path: Path, scale: int) -> None:
         loop=0,
         default_image=False,
         **_alpha_args(sprite),
+        **_pnginfo(prov),
     )
 
 
-def _write_webp(sprite: Sprite, path: Path, scale: int) -> None:
+def _write_webp(sprite: Sprite, path: Path, scale: int, prov: str | None = None) -> None:
     from PIL import Image
 
     if sprite.transparent is None:
@@ -230,6 +251,7 @@ def _write_webp(sprite: Sprite, path: Path, scale: int) -> None:
         lossless=True,
         quality=100,
         method=4,
+        **({"xmp": xmp_packet(json.loads(prov))} if prov else {}),
     )
 
 
@@ -238,24 +260,33 @@ def _frame_names(sprite: Sprite) -> list[str]:
     return [f"frame_{i:0{digits}d}.png" for i in range(len(sprite))]
 
 
-def _write_frames(sprite: Sprite, folder: Path, scale: int) -> None:
+def _write_frames(sprite: Sprite, folder: Path, scale: int, prov: str | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, im in zip(_frame_names(sprite), _p_frames(sprite, scale), strict=True):
-        im.save(folder / name, format="PNG", optimize=True)
+        im.save(folder / name, format="PNG", optimize=True, **_pnginfo(prov))
 
 
-def _write_zip(sprite: Sprite, path: Path, scale: int) -> None:
-    """The frames as PNGs in one zip, written straight into it (no folder on disk)."""
+# Zip entries carry a date; a fixed one (zip's earliest) keeps the file the same each run.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _write_zip(sprite: Sprite, path: Path, scale: int, prov: str | None = None) -> None:
+    """The frames as PNGs in one zip, written straight into it (no folder on disk); the
+    provenance record is the zip's comment and each frame's iTXt."""
     import zipfile
 
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
         for name, im in zip(_frame_names(sprite), _p_frames(sprite, scale), strict=True):
             buf = io.BytesIO()
-            im.save(buf, format="PNG", optimize=True)
-            zf.writestr(name, buf.getvalue())
+            im.save(buf, format="PNG", optimize=True, **_pnginfo(prov))
+            entry = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            entry.external_attr = 0o644 << 16
+            zf.writestr(entry, buf.getvalue())
+        if prov:
+            zf.comment = prov.encode()[:65535]
 
 
-def _write_frames_atomic(sprite: Sprite, folder: Path, scale: int) -> None:
+def _write_frames_atomic(sprite: Sprite, folder: Path, scale: int, prov: str | None = None) -> None:
     """Write the frames into a hidden folder beside ``folder``, then move them in: a full
     disk or a crash leaves no partial set of frames."""
     import shutil
@@ -264,7 +295,7 @@ def _write_frames_atomic(sprite: Sprite, folder: Path, scale: int) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent))
     try:
-        _write_frames(sprite, tmp, scale)
+        _write_frames(sprite, tmp, scale, prov)
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; the frames folder is not
         if not folder.exists():
             os.replace(tmp, folder)  # atomic: the folder appears whole
@@ -277,15 +308,16 @@ def _write_frames_atomic(sprite: Sprite, folder: Path, scale: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_html(sprite: Sprite, path: Path, scale: int) -> None:
+def _write_html(sprite: Sprite, path: Path, scale: int, prov: str | None = None) -> None:
     import base64
     import html
 
     sheet = sprite.contact_sheet(scale=max(scale, 2), gap=2)
     sheet_b64 = base64.b64encode(png_bytes(sheet)).decode("ascii")
     title = html.escape(f"pixelnb — {Path(sprite.source).name if sprite.source else 'sprite'}")
+    meta = f'\n<meta name="{KEY}" content="{html.escape(prov, quote=True)}">' if prov else ""
     body = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>{meta}
 <style>body{{font-family:system-ui,sans-serif;margin:2em;background:#f4f4f4;color:#222}}
 section{{margin-bottom:2em}} img{{image-rendering:pixelated;image-rendering:crisp-edges}}
 img.grid{{max-width:100%;height:auto}}</style></head>
@@ -359,8 +391,9 @@ def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) ->
 
 def _save(sprite: Sprite, p: Path, scale: int, folder: bool) -> Path:
     ext = p.suffix.lower()
+    prov = dumps(record(sprite))
     if folder:
-        _write_frames_atomic(sprite, p, scale)
+        _write_frames_atomic(sprite, p, scale, prov)
         return p
     tmp = p.with_name(f".{p.name}.part")
     writers = {
@@ -373,10 +406,10 @@ def _save(sprite: Sprite, p: Path, scale: int, folder: bool) -> Path:
     json_tmp = tmp.with_name(tmp.name + ".json")
     try:
         if ext == ".png":
-            _write_sheet(sprite, tmp, scale, final=p)
+            _write_sheet(sprite, tmp, scale, final=p, prov=prov)
             json_tmp.replace(p.with_suffix(".json"))
         else:
-            writers[ext](sprite, tmp, scale)
+            writers[ext](sprite, tmp, scale, prov)
         tmp.replace(p)  # atomic: a reader never sees half a file
     finally:
         tmp.unlink(missing_ok=True)

@@ -217,6 +217,21 @@ class PixelOptions:
             d["palette"] = list(self.palette)
         return d
 
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain JSON values (a Palette as its hex colours, a Grid as its repr),
+        as provenance records them; :meth:`coerce` builds them back."""
+        d = asdict(self)
+        if isinstance(self.palette, Palette):
+            d["palette"] = list(self.palette.hex)
+        elif isinstance(self.palette, tuple):
+            d["palette"] = list(self.palette)
+        for name in ("size", "background"):
+            if isinstance(d[name], tuple):
+                d[name] = list(d[name])
+        if not isinstance(self.grid, str):
+            d["grid"] = repr(self.grid)
+        return d
+
     def to_json(self) -> str:
         from pixelnb.grid import Grid
 

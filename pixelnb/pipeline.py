@@ -17,6 +17,7 @@ shrinking (else the frames are shrunk with ``downscale``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,7 @@ from pixelnb.palette import MIN_COLORS, Palette, PaletteSpec, fit_palette, resol
 from pixelnb.quantize import floyd_steinberg, map_indices, ordered_offsets
 from pixelnb.resize import MODE_FACTOR, block_mode, resize_frames
 from pixelnb.sprite import Sprite
+from pixelnb.stamp import file_sha256, source_record
 from pixelnb.video import Backend, Clip, Size, fit_size, probe, sample
 
 __all__ = ["HYSTERESIS", "pixelate", "pixelate_with"]
@@ -149,6 +151,47 @@ def pixelate_with(
     """:func:`pixelate` with its options already checked as a :class:`PixelOptions`."""
     if not isinstance(source, (str, os.PathLike, Clip)):
         raise OptionError(f"source must be a video file path or a Clip, not {source!r}")
+    # The source file is hashed for the provenance record beside the decoding (hashlib
+    # lets go of the GIL), so it costs no wall time.
+    hashing = None if isinstance(source, Clip) else _Hasher(source)
+    sprite = _pixelate_with(source, opts, progress=progress, on_frame=on_frame)
+    noted: dict[str, Any] = {"options": opts.to_dict()}
+    if isinstance(source, Clip):
+        noted["source"] = source_record(source.source, sha256="") if source.source else {}
+    else:
+        assert hashing is not None
+        noted["source"] = source_record(source, hashing.result())
+    sprite.info["provenance"] = noted
+    return sprite
+
+
+class _Hasher:
+    """The sha256 of a file, computed on a thread from the moment it is made."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import threading
+
+        self._path = path
+        self._digest: str | None = None
+        self._thread = threading.Thread(target=self._run, name="pixelnb-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # a missing file fails the decode, with its message
+            self._digest = file_sha256(self._path)
+
+    def result(self) -> str | None:
+        self._thread.join()
+        return self._digest
+
+
+def _pixelate_with(
+    source: str | os.PathLike[str] | Clip,
+    opts: PixelOptions,
+    *,
+    progress: StageProgress | None = None,
+    on_frame: Callable[[NDArray[np.uint8]], None] | None = None,
+) -> Sprite:
     size, fps, downscale = opts.size, opts.fps, opts.downscale
     start, end, backend, exact = opts.start, opts.end, opts.backend, opts.exact
     fixed = resolve_palette(opts.palette)

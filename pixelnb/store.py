@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_hint TEXT,
     error_fields TEXT,
     lease_owner TEXT,
-    lease_until REAL
+    lease_until REAL,
+    echo TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_hash ON jobs(request_hash);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
@@ -91,6 +92,7 @@ class JobRecord:
     error_fields: dict[str, Any] = field(default_factory=dict)
     lease_owner: str | None = None
     lease_until: float | None = None
+    echo: str | None = None  # the request Luma echoed with the finished generation (JSON)
 
     @property
     def finished(self) -> bool:
@@ -122,6 +124,7 @@ _COLUMNS = (
     "error_fields",
     "lease_owner",
     "lease_until",
+    "echo",
 )
 # Columns added after the first release, with their types: older stores gain them.
 _ADDED = {
@@ -130,6 +133,7 @@ _ADDED = {
     "error_fields": "TEXT",
     "lease_owner": "TEXT",
     "lease_until": "REAL",
+    "echo": "TEXT",
 }
 BUSY_SECONDS = 10.0  # how long a call waits for another process's write before giving up
 LEASE_SECONDS = 30.0  # a follower renews its lease well within this; a dead one loses it

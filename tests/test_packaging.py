@@ -54,7 +54,7 @@ def test_all_is_exactly_the_public_api():
         "InternalError", "Job", "JobCancelled", "JobManager", "LumaError", "LumaUnavailable",
         "ModerationError", "OptionError", "Palette", "PaletteError", "PixelOptions", "PixelnbError",
         "Player", "QuotaError", "RequestError", "Sprite", "StoreError", "Studio", "VideoError",
-        "__version__", "credits", "data", "generate", "pixelate", "probe", "resume", "sample",
+        "__version__", "credits", "data", "generate", "pixelate", "probe", "provenance", "resume", "sample",
     }  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import uuid
@@ -31,7 +32,7 @@ from pixelnb.options import PixelOptions
 from pixelnb.sprite import Sprite
 from pixelnb.store import LEASE_SECONDS, JobRecord, JobStore, lease_owner
 
-__all__ = ["JOB_DEFAULTS", "JobManager"]
+__all__ = ["JOB_DEFAULTS", "JobManager", "generation_record"]
 
 log = logging.getLogger("pixelnb.jobs")
 T = TypeVar("T")
@@ -63,6 +64,21 @@ def _check_fits(opts: PixelOptions, request: GenerationRequest) -> None:
             f"size {size[0]}x{size[1]} is larger than the {vw}x{vh} video a {request.resolution} "
             f"{request.aspect_ratio} generation gives"
         )
+
+
+def generation_record(request: GenerationRequest, rec: JobRecord) -> dict[str, Any]:
+    """What a Sprite's provenance says of the generation it came from: the same for a
+    fresh generation and for its video found again in the cache or a bundle."""
+    return {
+        "id": rec.luma_id,
+        "kind": rec.kind,
+        "model": request.model,
+        "prompt": request.prompt,
+        "request": request.to_api(),
+        "request_hash": rec.request_hash,
+        "echo": json.loads(rec.echo) if rec.echo else None,
+        "video_sha256": rec.video_sha256,
+    }
 
 
 class JobManager:
@@ -246,6 +262,7 @@ class JobManager:
             if prior.video_path and Path(prior.video_path).is_file():
                 rec.luma_id, rec.video_url = prior.luma_id, prior.video_url
                 rec.video_path, rec.video_sha256 = prior.video_path, prior.video_sha256
+                rec.echo = prior.echo
                 return
         for prior in priors:
             deleted = (
@@ -467,7 +484,10 @@ class JobManager:
                 video = None
         if video is None or not video.is_file():
             video = await self._generate(job, rec)
-        return await self._pixelate(job, video)
+        sprite = await self._pixelate(job, video)
+        rec = self.store.get(job.id) or rec
+        sprite.info["provenance"]["generation"] = generation_record(job.request, rec)
+        return sprite
 
     async def _generate(self, job: Job, rec: JobRecord) -> Path:
         self.client.require_key()
@@ -485,6 +505,10 @@ class JobManager:
                 self.store.update(job.id, luma_id=job.luma_id)
             gen = await self._follow(job, gen)
         url = str(gen["assets"][job.request.asset])  # _follow made sure there is one
+        echo = gen.get("request")
+        if isinstance(echo, dict):  # for provenance; redacted, as a server may echo anything
+            rec.echo = self.client.redact(json.dumps(echo, sort_keys=True, default=str))
+            self.store.update(job.id, echo=rec.echo)
         self._set(job, "downloading", "", video_url=url)
         job.video_url = url
         got = await download(

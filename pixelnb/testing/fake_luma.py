@@ -95,7 +95,8 @@ class FakeLuma:
         self.ranges: list[str | None] = []  # the Range header of every video download
         self.trickle = 0  # bytes per 50 ms for downloads (0: all at once): a slow server
         self.redirects: dict[str, str] = {}  # asset path -> where it redirects (tests set it)
-        self.echo_key = echo_key  # error details repeat the bearer token, as a careless server might
+        # Errors and echoed requests repeat the bearer token, as a careless server might.
+        self.echo_key = echo_key
         self.api_key = api_key
         self.queue_seconds = queue_seconds
         self.dream_seconds = dream_seconds
@@ -282,10 +283,12 @@ class FakeLuma:
                 return f"Unknown concept: {c!r}"
         return None
 
-    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, body: dict[str, Any], auth: str = "") -> dict[str, Any]:
         gen_id = str(uuid.uuid4())
         request = dict(body)
         request.setdefault("generation_type", "video")
+        if self.echo_key:  # a careless server repeats the token in what it echoes
+            request["note"] = f"created with {auth}"
         gen = {
             "id": gen_id,
             "generation_type": "video",
@@ -463,7 +466,8 @@ class FakeLuma:
                         limited = "Too many concurrent generations: 10"
                     else:
                         limited = None
-                    gen = fake._create(body) if not limited and not problem else None
+                    auth = self.headers.get("Authorization", "")
+                    gen = fake._create(body, auth) if not limited and not problem else None
                     public = fake._public(gen) if gen else None
                 if problem:
                     self._error(400, problem)
