@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from pixelnb.errors import PixelnbError
+from pixelnb.errors import OptionError, PixelnbError
 
 if TYPE_CHECKING:
     from pixelnb.options import PixelOptions
@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_pixel_options(conv)
     conv.add_argument("--crop", action="store_true", help="crop to the opaque pixels of all frames")
+    conv.add_argument(
+        "--like",
+        default=None,
+        metavar="FILE",
+        help="re-use the options recorded in a file pixelnb wrote (options given here win)",
+    )
     # (generate's --loop asks Luma for a looping video; here it trims the conversion)
     conv.add_argument(
         "--loop",
@@ -178,6 +184,41 @@ def _parser() -> argparse.ArgumentParser:
         "--state", default=None, help="a JSON file that keeps the generations across restarts of the fake"
     )
     return parser
+
+
+def _given(argv: Sequence[str] | None) -> set[str]:
+    """The convert options written on the command line (not left at their defaults)."""
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices["convert"]._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+# convert's flags by the PixelOptions field they set, where the names differ.
+_FLAG_FIELDS = {"pixel_loop": "loop"}
+
+
+def _like(args: argparse.Namespace, given: set[str]) -> None:
+    """Fill ``args`` from the options recorded in ``args.like``; flags given win."""
+    from pixelnb.options import PixelOptions
+    from pixelnb.stamp import provenance
+
+    rec = provenance(args.like)
+    recorded = rec.get("options")
+    if not isinstance(recorded, dict):
+        raise OptionError(f"{args.like} records no pixel options (it was not made by pixelate)")
+    if recorded.get("grid") not in ("auto", "off"):
+        recorded = {**recorded, "grid": "auto"}  # a Grid object found for another video
+    opts = PixelOptions.coerce(recorded)  # checks it: a hand-edited record fails here
+    for name, value in opts.kwargs().items():
+        flag = next((f for f, field in _FLAG_FIELDS.items() if field == name), name)
+        if flag not in given:
+            setattr(args, flag, value)
+    if "scale" not in given:
+        args.scale = int(rec.get("scale") or 1)
+    if "crop" not in given and "crop" in (rec.get("edits") or {}):
+        args.crop = True
 
 
 def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
@@ -230,6 +271,7 @@ def _pixel_options(args: argparse.Namespace) -> PixelOptions:
         exact=args.exact,
         background=args.background,
         loop=getattr(args, "pixel_loop", "off"),
+        **({"hysteresis": args.hysteresis} if hasattr(args, "hysteresis") else {}),
     )
 
 
@@ -406,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bar = ProgressBar(sys.stderr, enabled=False if getattr(args, "quiet", False) else None)
     try:
         if args.command == "convert":
+            if args.like:
+                _like(args, _given(argv))
             out = _convert(args, bar)
             bar.close()
             print(out)

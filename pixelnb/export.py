@@ -391,7 +391,7 @@ def save_sprite(sprite: Sprite, path: str | os.PathLike[str], scale: int = 1) ->
 
 def _save(sprite: Sprite, p: Path, scale: int, folder: bool) -> Path:
     ext = p.suffix.lower()
-    prov = dumps(record(sprite))
+    prov = dumps(record(sprite, scale))
     if folder:
         _write_frames_atomic(sprite, p, scale, prov)
         return p

@@ -83,9 +83,10 @@ def source_record(path: str | os.PathLike[str] | None, sha256: str | None = None
     return out
 
 
-def record(sprite: Sprite) -> dict[str, Any]:
-    """The provenance record of ``sprite``: what the pipeline noted in ``sprite.info``
-    (source, generation, options) plus its palette, shape, edits and the creation time."""
+def record(sprite: Sprite, scale: int = 1) -> dict[str, Any]:
+    """The provenance record of ``sprite`` written at ``scale``: what the pipeline noted in
+    ``sprite.info`` (source, generation, options) plus its palette, shape, edits and the
+    creation time."""
     from pixelnb._version import __version__
 
     noted = sprite.info.get("provenance") or {}
@@ -101,6 +102,7 @@ def record(sprite: Sprite) -> dict[str, Any]:
         out["edits"] = edits
     out["frames"] = len(sprite)
     out["size"] = [sprite.width, sprite.height]
+    out["scale"] = scale
     if sprite.durations is None:
         out["fps"] = sprite.fps
     else:

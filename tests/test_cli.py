@@ -155,3 +155,35 @@ def test_a_background_that_is_not_a_colour_is_one_line_and_exit_2(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "background must be" in run.stderr
+
+
+def test_convert_like_reuses_the_recorded_options_and_flags_win(bunny, square_clip, tmp_path):
+    from pixelnb import provenance
+
+    old = tmp_path / "old.gif"
+    assert main(["convert", str(bunny), "-o", str(old), "--size", "20", "--colors", "5", "--fps", "3",
+                 "--dither", "bayer4", "--palette", "pico-8", "--scale", "2", "--end", "1.5", "-q"]) == 0  # fmt: skip
+    new = tmp_path / "new.webp"
+    assert main(["convert", "--like", str(old), str(square_clip), "-o", str(new), "-q"]) == 0
+    a, b = provenance(old), provenance(new)
+    assert b["options"] == a["options"] and b["scale"] == 2
+    assert b["source"]["name"] == square_clip.name
+    with Image.open(new) as im:
+        assert im.size == (40, 26)  # 20x13 cells (96x64 source), twice
+    # the same input and the same recorded options: the same pixels
+    again = tmp_path / "again.gif"
+    assert main(["convert", "--like", str(old), str(bunny), "-o", str(again), "-q"]) == 0
+    with Image.open(old) as x, Image.open(again) as y:
+        assert x.n_frames == y.n_frames and np.array_equal(np.asarray(x), np.asarray(y))
+    # a flag on the command line overrides the record
+    assert main(["convert", "--like", str(old), str(bunny), "-o", str(tmp_path / "c.gif"), "--colors", "3",
+                 "-q"]) == 0  # fmt: skip
+    assert provenance(tmp_path / "c.gif")["options"]["colors"] == 3
+    assert provenance(tmp_path / "c.gif")["options"]["dither"] == "bayer4"
+
+
+def test_convert_like_a_file_without_a_record_is_one_line_and_exit_2(bunny, tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "plain.gif")
+    r = run("convert", "--like", str(tmp_path / "plain.gif"), str(bunny), "-o", str(tmp_path / "x.gif"))
+    assert r.returncode == 2 and "holds no pixelnb provenance" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
