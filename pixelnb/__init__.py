@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pixelnb._version import __version__
 from pixelnb.errors import (
     AuthError,
+    BundleError,
     DiskFull,
     DownloadError,
     GenerationFailed,
@@ -20,6 +21,7 @@ from pixelnb.errors import (
     LumaError,
     LumaUnavailable,
     ModerationError,
+    OfflineError,
     OptionError,
     PaletteError,
     PixelnbError,
@@ -46,6 +48,8 @@ _LAZY = {
     "sample": "pixelnb.video",
     "Job": "pixelnb.jobs",
     "JobManager": "pixelnb.jobs",
+    "bundle": "pixelnb.jobs",
+    "use_bundle": "pixelnb.replay",
     "credits": "pixelnb.jobs",
     "generate": "pixelnb.jobs",
     "resume": "pixelnb.jobs",
@@ -56,10 +60,11 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from pixelnb import data
-    from pixelnb.jobs import Job, JobManager, credits, generate, resume
+    from pixelnb.jobs import Job, JobManager, bundle, credits, generate, resume
     from pixelnb.options import PixelOptions
     from pixelnb.palette import PRESETS, Palette
     from pixelnb.pipeline import pixelate
+    from pixelnb.replay import use_bundle
     from pixelnb.sprite import Sprite
     from pixelnb.stamp import provenance
     from pixelnb.video import Clip, probe, sample
@@ -85,6 +90,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "PRESETS",
     "AuthError",
+    "BundleError",
     "Clip",
     "DiskFull",
     "DownloadError",
@@ -97,6 +103,7 @@ __all__ = [
     "LumaError",
     "LumaUnavailable",
     "ModerationError",
+    "OfflineError",
     "OptionError",
     "Palette",
     "PaletteError",
@@ -110,6 +117,7 @@ __all__ = [
     "Studio",
     "VideoError",
     "__version__",
+    "bundle",
     "credits",
     "data",
     "generate",
@@ -118,4 +126,5 @@ __all__ = [
     "provenance",
     "resume",
     "sample",
+    "use_bundle",
 ]

@@ -1,4 +1,4 @@
-"""The ``pixelnb`` command: ``convert``, ``demo``, ``generate``, ``jobs`` and ``fake-luma``.
+"""The ``pixelnb`` command: ``convert``, ``demo``, ``generate``, ``jobs``, ``bundle`` and ``fake-luma``.
 
 ``convert`` and ``demo`` import only the pipeline (numpy, PyAV, Pillow), never the
 notebook or network layers, so start-up stays a small part of a conversion; the Luma
@@ -171,6 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="list the job store, or resume its unfinished jobs")
     jobs.add_argument("action", nargs="?", default="list", choices=("list", "resume"))
     jobs.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
+
+    bund = sub.add_parser(
+        "bundle", help="pack the generations a notebook used into a replay bundle (no key needed to re-run)"
+    )
+    bund.add_argument("notebook", help="an executed .ipynb with its outputs saved")
+    bund.add_argument("-o", "--output", required=True, help="the bundle to write (.zip)")
+    bund.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
 
     fake = sub.add_parser("fake-luma", help="serve a loopback fake of the Dream Machine API")
     fake.add_argument("--port", type=int, default=8765)
@@ -402,6 +409,55 @@ def _jobs(args: argparse.Namespace, bar: ProgressBar) -> int:
     return asyncio.run(run())
 
 
+def notebook_requests(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """The (kind, request hash) of every generation a saved notebook's outputs show: its
+    Jobs and the Sprites they made (they say so in their output metadata)."""
+    import json
+
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OptionError(f"cannot read the notebook {str(path)!r}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise OptionError(f"{str(path)!r} is not a notebook (.ipynb JSON)") from None
+    found: dict[tuple[str, str], None] = {}
+    for cell in nb.get("cells", []) if isinstance(nb, dict) else []:
+        for out in cell.get("outputs", []) or []:
+            meta = (out.get("metadata") or {}).get("pixelnb") or {}
+            for what in ("job", "generation"):
+                ref = meta.get(what) or {}
+                if ref.get("request_hash"):
+                    found[(str(ref.get("kind") or "video"), str(ref["request_hash"]))] = None
+    return list(found)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from pixelnb.replay import write_bundle
+    from pixelnb.store import JobStore
+
+    wanted = notebook_requests(args.notebook)
+    if not wanted:
+        raise OptionError(
+            f"{args.notebook} shows no generation in its outputs: run it and save it with its outputs "
+            "(or call pixelnb.bundle() in its last cell)"
+        )
+    store = JobStore(args.store)
+    records = []
+    for kind, request_hash in wanted:
+        recs = [r for r in store.with_hash(request_hash) if r.kind == kind]
+        done = [r for r in recs if r.state == "completed" and r.video_path and Path(r.video_path).is_file()]
+        if not done:
+            raise OptionError(
+                f"the notebook's generation {request_hash[:12]} has no finished video in {store.path}; "
+                "run the notebook with this store (or pass --store) first"
+            )
+        records.append(done[0])
+    out = write_bundle(args.output, records)
+    print(out)
+    print(f"{len(records)} generation(s) from {args.notebook}", file=sys.stderr)
+    return 0
+
+
 def _fake_luma(args: argparse.Namespace) -> int:
     from pixelnb.testing import FakeLuma
 
@@ -460,6 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args, bar)
         elif args.command == "jobs":
             return _jobs(args, bar)
+        elif args.command == "bundle":
+            return _bundle(args)
         else:
             return _fake_luma(args)
     except PixelnbError as exc:

@@ -10,6 +10,9 @@ derives from :class:`PixelnbError`, so ``except pixelnb.PixelnbError`` catches t
     ├── StoreError           the job store cannot be read or written (.path)
     ├── DiskFull             no space left to write a video or an export (.path); resumable
     ├── JobCancelled
+    ├── BundleError          a replay bundle that cannot be used (.path); nothing was applied
+    ├── OfflineError         a request that would reach Luma while offline, or that is not in
+    │                        the bundle in use (.prompt, .request_hash)
     ├── InternalError        a bug in pixelnb: please report it
     └── LumaError            what Luma or the network did (.status_code, .luma_id, .job_id,
         │                    .retry_after, .hint)
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthError",
+    "BundleError",
     "DiskFull",
     "DownloadError",
     "GenerationFailed",
@@ -40,6 +44,7 @@ __all__ = [
     "LumaError",
     "LumaUnavailable",
     "ModerationError",
+    "OfflineError",
     "OptionError",
     "PaletteError",
     "PixelnbError",
@@ -116,6 +121,39 @@ class DiskFull(PixelnbError, OSError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.what))
+
+
+class BundleError(PixelnbError):
+    """A replay bundle is damaged, altered or from a newer pixelnb; nothing of it was used."""
+
+    def __init__(self, path: str | PathLike[str], problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.problem))
+
+
+class OfflineError(PixelnbError):
+    """A request would have reached Luma (and could have paid) while ``PIXELNB_OFFLINE`` is
+    set, or is missing from the replay bundle in use. Nothing was sent."""
+
+    def __init__(self, message: str, *, prompt: str | None = None, request_hash: str | None = None) -> None:
+        self.message = message
+        self.prompt = prompt
+        self.request_hash = request_hash
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild,
+            (type(self), self.message, {"prompt": self.prompt, "request_hash": self.request_hash}),
+        )
+
+
+def _rebuild(cls: type[OfflineError], message: str, fields: dict[str, Any]) -> OfflineError:
+    return cls(message, **fields)
 
 
 class InternalError(PixelnbError):

@@ -238,8 +238,21 @@ class Sprite:
         scale = max(1, _display_width(self.width, self.height) // self.width // 2)
         return sheet_png(self, scale=scale, gap=1)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/html": self._repr_html_(), "image/png": self._repr_png_(), "text/plain": repr(self)}
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> dict[str, Any] | tuple[dict[str, Any], dict[str, Any]]:
+        data = {"text/html": self._repr_html_(), "image/png": self._repr_png_(), "text/plain": repr(self)}
+        meta = self._output_metadata()
+        return (data, meta) if meta else data
+
+    def _output_metadata(self) -> dict[str, Any]:
+        """What a saved notebook keeps beside this sprite's output: the generation it came
+        from, so ``pixelnb bundle NOTEBOOK.ipynb`` finds it (nothing for a local video)."""
+        gen = (self.info.get("provenance") or {}).get("generation")
+        if not gen:
+            return {}
+        keep = ("id", "kind", "request_hash", "video_sha256")
+        return {"pixelnb": {"generation": {k: gen.get(k) for k in keep}}}
 
     def plot_grid(self, columns: int | None = None, max_frames: int = 48) -> Figure:
         """Draw the frames as a labelled grid with matplotlib and return the figure.

@@ -161,8 +161,24 @@ def test_convert_like_reuses_the_recorded_options_and_flags_win(bunny, square_cl
     from pixelnb import provenance
 
     old = tmp_path / "old.gif"
-    assert main(["convert", str(bunny), "-o", str(old), "--size", "20", "--colors", "5", "--fps", "3",
-                 "--dither", "bayer4", "--palette", "pico-8", "--scale", "2", "--end", "1.5", "-q"]) == 0  # fmt: skip
+    args = [
+        "--size",
+        "20",
+        "--colors",
+        "5",
+        "--fps",
+        "3",
+        "--dither",
+        "bayer4",
+        "--palette",
+        "pico-8",
+        "--scale",
+        "2",
+        "--end",
+        "1.5",
+        "-q",
+    ]
+    assert main(["convert", str(bunny), "-o", str(old), *args]) == 0
     new = tmp_path / "new.webp"
     assert main(["convert", "--like", str(old), str(square_clip), "-o", str(new), "-q"]) == 0
     a, b = provenance(old), provenance(new)

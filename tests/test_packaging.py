@@ -50,11 +50,14 @@ def test_readme_opens_with_the_two_commands():
 def test_all_is_exactly_the_public_api():
     """Pinned, like httpx's: a name added or dropped is a decision, not an accident."""
     assert set(pixelnb.__all__) == {
-        "PRESETS", "AuthError", "Clip", "DiskFull", "DownloadError", "FrameGrid", "GenerationFailed",
-        "InternalError", "Job", "JobCancelled", "JobManager", "LumaError", "LumaUnavailable",
-        "ModerationError", "OptionError", "Palette", "PaletteError", "PixelOptions", "PixelnbError",
+        "PRESETS", "AuthError", "BundleError", "Clip", "DiskFull", "DownloadError", "FrameGrid",
+        "GenerationFailed", "InternalError", "Job", "JobCancelled", "JobManager", "LumaError",
+        "LumaUnavailable",
+        "ModerationError", "OfflineError", "OptionError", "Palette", "PaletteError", "PixelOptions",
+        "PixelnbError",
         "Player", "QuotaError", "RequestError", "Sprite", "StoreError", "Studio", "VideoError",
-        "__version__", "credits", "data", "generate", "pixelate", "probe", "provenance", "resume", "sample",
+        "__version__", "bundle", "credits", "data", "generate", "pixelate", "probe", "provenance",
+        "resume", "sample", "use_bundle",
     }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ creating new ones, and the same request finds its finished generation and cached
 instead of paying again (unless ``fresh=True``).
 """
 
-from pixelnb.jobs.api import credits, default_manager, generate, resume
+from pixelnb.jobs.api import bundle, credits, default_manager, generate, resume
 from pixelnb.jobs.events import JobEvent, Progress
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.manager import JOB_DEFAULTS, JobManager
@@ -23,6 +23,7 @@ __all__ = [
     "JobManager",
     "PixelOptions",
     "Progress",
+    "bundle",
     "credits",
     "default_manager",
     "generate",

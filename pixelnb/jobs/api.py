@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pixelnb.jobs.job import Job
@@ -11,7 +13,7 @@ from pixelnb.jobs.manager import JobManager
 from pixelnb.luma import GenerationRequest
 from pixelnb.options import PixelOptions
 
-__all__ = ["credits", "default_manager", "generate", "resume"]
+__all__ = ["bundle", "credits", "default_manager", "generate", "resume"]
 
 # -- the module-level API ------------------------------------------------------------------------
 _default: JobManager | None = None
@@ -71,3 +73,28 @@ def credits(manager: JobManager | None = None) -> float:
     """Your Luma credit balance, in US cents."""
     m = manager or default_manager()
     return m.run(m.credits())
+
+
+def bundle(
+    path: str | os.PathLike[str] = "notebook.pixelnb.zip",
+    jobs: Iterable[Job | str] | None = None,
+    *,
+    manager: JobManager | None = None,
+) -> Path:
+    """Pack the generations ``jobs`` used (Jobs or job ids; by default every job this
+    process submitted) into a replay bundle at ``path``: with it, the notebook re-runs with
+    no key and pays nothing (:func:`pixelnb.use_bundle`, ``PIXELNB_BUNDLE``)."""
+    from pixelnb.errors import BundleError
+    from pixelnb.replay import write_bundle
+
+    m = manager or default_manager()
+    ids = list(m.submitted) if jobs is None else [j.id if isinstance(j, Job) else str(j) for j in jobs]
+    if not ids:
+        raise BundleError(path, "no job was submitted in this process; pass jobs=[...] to bundle")
+    records = []
+    for job_id in ids:
+        rec = m.store.get(job_id)
+        if rec is None:
+            raise BundleError(path, f"job {job_id[:8]} is not in the job store {m.store.path}")
+        records.append(rec)
+    return write_bundle(path, records)

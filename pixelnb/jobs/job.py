@@ -60,6 +60,15 @@ class Job:
         return f"<Job {self.id[:8]} {self.state} {self.progress.fraction:.0%} {prompt!r}>"
 
     # -- observing -------------------------------------------------------------------------
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        # The saved output names the request, so `pixelnb bundle NOTEBOOK.ipynb` finds it.
+        meta = {
+            "pixelnb": {"job": {"id": self.id, "kind": self.request.kind, "request_hash": self.request.key()}}
+        }
+        return {"text/plain": repr(self)}, meta
+
     @property
     def reused(self) -> bool:
         """True when the job follows an earlier generation of the same request: no new one is paid."""

@@ -21,14 +21,16 @@ from pixelnb.errors import (
     JobCancelled,
     LumaError,
     LumaUnavailable,
+    OfflineError,
     PixelnbError,
     StoreError,
 )
 from pixelnb.jobs.events import SPAN, Progress
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.stored import error_fields, error_from
-from pixelnb.luma import GenerationRequest, LumaClient, PollPolicy, failure_error
+from pixelnb.luma import GenerationRequest, LumaClient, PollPolicy, failure_error, request_from_json
 from pixelnb.options import PixelOptions
+from pixelnb.replay import active_bundle, is_offline
 from pixelnb.sprite import Sprite
 from pixelnb.store import LEASE_SECONDS, JobRecord, JobStore, lease_owner
 
@@ -122,6 +124,7 @@ class JobManager:
         self._bg_loop: asyncio.AbstractEventLoop | None = None
         self._bg_thread: threading.Thread | None = None
         self._submit_lock = threading.RLock()
+        self.submitted: list[str] = []  # ids of the jobs submitted here, in order (for bundle())
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -239,9 +242,12 @@ class JobManager:
                     return running  # one payment per intent: a double submit is the same job
                 self._reuse(rec)
             if not rec.video_path:
+                self._replay(rec, fresh)
+            if not rec.video_path:
                 self.client.require_key()  # no key, no job: say so now, not from the background
             rec.history = [("pending", rec.created_at, REUSED if rec.luma_id else "")]
             self.store.add(rec)
+            self.submitted.append(rec.id)
             return self._start(rec)
 
     def _running(self, request_hash: str, pixel: PixelOptions) -> Job | None:
@@ -275,6 +281,29 @@ class JobManager:
             if prior.luma_id and not (prior.state == "failed" and prior.error_type not in _RESUMABLE_ERRORS):
                 rec.luma_id = prior.luma_id  # follow (or re-download) it: no second payment
                 return
+
+    def _replay(self, rec: JobRecord, fresh: bool) -> None:
+        """Take the video of a request from the replay bundle in use; refuse a request that
+        would reach Luma when offline, or that a strict bundle does not hold."""
+        request = request_from_json(rec.kind, rec.request)
+        bundle = active_bundle()
+        entry = bundle.find(rec.kind, rec.request_hash) if bundle is not None and not fresh else None
+        if bundle is not None and entry is not None:
+            path = bundle.extract(entry, self.store.video_dir)
+            rec.luma_id, rec.video_url = entry.get("luma_id"), entry.get("url")
+            rec.video_path, rec.video_sha256 = str(path), entry["sha256"]
+            rec.echo = json.dumps(entry["echo"], sort_keys=True) if entry.get("echo") else None
+            return
+        if bundle is not None and bundle.strict:
+            raise bundle.miss(rec.kind, rec.request_hash, request.prompt)
+        if is_offline():
+            what = "a fresh take of" if fresh else ("following" if rec.luma_id else "creating")
+            raise OfflineError(
+                f"PIXELNB_OFFLINE is set, so {what} the generation {request.prompt!r} "
+                f"({request.model}) would reach Luma and is refused; unset it to run with a key",
+                prompt=request.prompt,
+                request_hash=rec.request_hash,
+            )
 
     def _start(self, rec: JobRecord) -> Job:
         job = Job(self, rec)
@@ -490,6 +519,13 @@ class JobManager:
         return sprite
 
     async def _generate(self, job: Job, rec: JobRecord) -> Path:
+        if is_offline():  # a resumed job, or a cached video that went missing
+            raise OfflineError(
+                f"PIXELNB_OFFLINE is set, so job {job.id[:8]} ({job.request.prompt!r}) cannot reach "
+                "Luma to fetch its video; unset it to carry on",
+                prompt=job.request.prompt,
+                request_hash=rec.request_hash,
+            )
         self.client.require_key()
         async with self._slot():
             if rec.luma_id:

@@ -43,6 +43,10 @@ class FallbackMixin:
             return {}
         return {"text/html": sprite._repr_html_(), "image/png": sprite._repr_png_()}
 
+    def _fallback_metadata(self) -> dict[str, Any]:
+        sprite = self._fallback_sprite()
+        return dict(sprite._output_metadata()) if sprite is not None else {}
+
     def fallback(self) -> dict[str, Any]:
         """The fallback output's bundle, as a notebook saves it."""
         picture = self._fallback_bundle()
@@ -58,7 +62,9 @@ class FallbackMixin:
         data = self._repr_mimebundle_()  # type: ignore[attr-defined]
         data, meta = data if isinstance(data, tuple) else (data, {})
         display(data, metadata=meta, raw=True)  # type: ignore[no-untyped-call]
-        handle = display(self.fallback(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        handle = display(  # type: ignore[no-untyped-call]
+            self.fallback(), raw=True, display_id=True, metadata=self._fallback_metadata()
+        )
         if not hasattr(self, "_handles"):
             self._handles = []
         self._handles.append(handle)
@@ -67,5 +73,6 @@ class FallbackMixin:
         handles = getattr(self, "_handles", [])
         if handles:
             bundle = self.fallback()
+            meta = self._fallback_metadata()
             for handle in handles:
-                handle.update(bundle, raw=True)
+                handle.update(bundle, raw=True, metadata=meta)
