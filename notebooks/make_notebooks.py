@@ -42,16 +42,30 @@ GENERATE = [
     new_markdown_cell(
         "# Generate with Luma's Dream Machine\n\nSet `LUMAAI_API_KEY` first (or use the key field of the Studio). "
         "CI runs this notebook against pixelnb's fake server through `LUMAAI_BASE_URL`.\n\n"
-        "Re-running it finds the finished generation in the job store instead of paying again."
+        "Re-running it finds the finished generation in the job store instead of paying again. "
+        "The next cell holds the parameters (papermill: `-p prompt ...`)."
     ),
+    new_code_cell("prompt = 'a cute pixel art cat walking in a garden'", metadata={"tags": ["parameters"]}),
     new_code_cell(
         "import pixelnb\n\n"
-        "job = pixelnb.generate('a cute pixel art cat walking in a garden',\n"
-        "                       pixel={'size': 64, 'colors': 16, 'fps': 12})\njob"
+        "job = pixelnb.generate(prompt, pixel={'size': 64, 'colors': 16, 'fps': 12})\njob"
     ),
     new_code_cell("sprite = await job\nsprite"),
     new_code_cell("[(state, detail) for state, _, detail in job.history]"),
     new_code_cell("pixelnb.Player(sprite)"),
+    new_markdown_cell(
+        "## Exports\n\nEach file records where it came from: `pixelnb.provenance(path)` reads it back."
+    ),
+    new_code_cell(
+        "from pathlib import Path\n\nout = Path('generate-out')\nout.mkdir(exist_ok=True)\n"
+        "saved = [sprite.save(out / f'cat.{ext}') for ext in ('gif', 'png', 'apng', 'webp', 'html', 'zip')]\n"
+        "pixelnb.provenance(saved[0])['generation']['id']"
+    ),
+    new_markdown_cell(
+        "## A replay bundle\n\nThe generation and its video, packed: with `PIXELNB_BUNDLE=generate.pixelnb.zip` "
+        "this notebook re-runs with no key and pays nothing (see docs/reproducibility.md)."
+    ),
+    new_code_cell("pixelnb.bundle('generate.pixelnb.zip')"),
     new_markdown_cell("## The Studio: the whole app in one cell"),
     new_code_cell("studio = pixelnb.Studio()\nstudio"),
 ]

@@ -52,15 +52,24 @@ FAST_DEBLOCK_FACTOR = 4
 # skipped: on 2 cores, 6 decode 1080p H.264 about 15 % faster than FFmpeg's default (one
 # more than the cores). Each holds a frame, so large frames get fewer: DECODE_BUDGET bytes
 # of YUV 4:2:0 frames in flight at most (a 4K clip keeps FFmpeg's default).
-DECODE_THREADS = min(8, 2 * (os.cpu_count() or 1) + 2)
 DECODE_BUDGET = 40 << 20
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container or taskset sets
+    it), not all the machine has."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def _decode_threads(w: int, h: int) -> int:
-    """How many frame threads decode a w×h stream (see DECODE_THREADS)."""
-    default = (os.cpu_count() or 1) + 1
+    """How many frame threads decode a w×h stream: up to 2 × cores + 2 (at most 8) where
+    DECODE_BUDGET allows, never fewer than FFmpeg's default of cores + 1."""
+    cores = usable_cores()
     by_memory = int(DECODE_BUDGET // max(w * h * 3 // 2, 1))
-    return max(default, min(DECODE_THREADS, by_memory))
+    return max(cores + 1, min(8, 2 * cores + 2, by_memory))
 
 
 @dataclass(frozen=True, eq=False)
