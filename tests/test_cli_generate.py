@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from conftest import TEST_KEY
+from pixelnb.replay import write_bundle
+from pixelnb.store import JobStore
 
 
 def run(args, env, cwd, timeout=60):
@@ -124,3 +126,28 @@ def test_fake_luma_command_serves_the_api(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_generate_replays_from_a_bundle_with_no_key_and_refuses_new_requests_offline(env, tmp_path, fake):
+    args = ["--size", "24", "--colors", "6", "--fps", "4", "-q"]
+    epoch = {"SOURCE_DATE_EPOCH": "1700000000"}
+    r = run(["generate", "a knight", "-o", "first.gif", *args], {**env, **epoch}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    write_bundle(tmp_path / "b.zip", JobStore(tmp_path / "cache" / "jobs.sqlite3").all())
+    offline = {
+        "LUMAAI_BASE_URL": "http://127.0.0.1:9",
+        "LUMAAI_API_KEY": "",
+        "PIXELNB_CACHE": str(tmp_path / "empty"),
+        "PIXELNB_BUNDLE": str(tmp_path / "b.zip"),
+        "PIXELNB_OFFLINE": "1",
+        **epoch,
+    }
+    r = run(["generate", "a knight", "-o", "again.gif", *args], offline, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again.gif").read_bytes() == (tmp_path / "first.gif").read_bytes()
+    r = run(["generate", "a queen", "-o", "new.gif", *args], offline, tmp_path)
+    assert r.returncode == 2 and "'a queen' is not in the bundle b.zip" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    r = run(["generate", "a queen", "-o", "new.gif", *args], {**offline, "PIXELNB_BUNDLE": ""}, tmp_path)
+    assert r.returncode == 2 and "PIXELNB_OFFLINE is set" in r.stderr
+    assert fake.creates == 1
