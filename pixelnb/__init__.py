@@ -56,11 +56,17 @@ _LAZY = {
     "Player": "pixelnb.widgets",
     "FrameGrid": "pixelnb.widgets",
     "Studio": "pixelnb.widgets",
+    "Gallery": "pixelnb.widgets",
+    "convert_many": "pixelnb.batch",
+    "BatchResult": "pixelnb.batch",
+    "sweep": "pixelnb.jobs",
+    "SweepResult": "pixelnb.jobs",
 }
 
 if TYPE_CHECKING:
     from pixelnb import data
-    from pixelnb.jobs import Job, JobManager, bundle, credits, generate, resume
+    from pixelnb.batch import BatchResult, convert_many
+    from pixelnb.jobs import Job, JobManager, SweepResult, bundle, credits, generate, resume, sweep
     from pixelnb.options import PixelOptions
     from pixelnb.palette import PRESETS, Palette
     from pixelnb.pipeline import pixelate
@@ -68,7 +74,7 @@ if TYPE_CHECKING:
     from pixelnb.sprite import Sprite
     from pixelnb.stamp import provenance
     from pixelnb.video import Clip, probe, sample
-    from pixelnb.widgets import FrameGrid, Player, Studio
+    from pixelnb.widgets import FrameGrid, Gallery, Player, Studio
 
 
 def __getattr__(name: str) -> Any:
@@ -90,11 +96,13 @@ def __dir__() -> list[str]:
 __all__ = [
     "PRESETS",
     "AuthError",
+    "BatchResult",
     "BundleError",
     "Clip",
     "DiskFull",
     "DownloadError",
     "FrameGrid",
+    "Gallery",
     "GenerationFailed",
     "InternalError",
     "Job",
@@ -115,9 +123,11 @@ __all__ = [
     "Sprite",
     "StoreError",
     "Studio",
+    "SweepResult",
     "VideoError",
     "__version__",
     "bundle",
+    "convert_many",
     "credits",
     "data",
     "generate",
@@ -126,5 +136,6 @@ __all__ = [
     "provenance",
     "resume",
     "sample",
+    "sweep",
     "use_bundle",
 ]

@@ -125,12 +125,29 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pixelnb", description="Pixel-art animations from videos.")
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a video file to pixel art")
-    conv.add_argument("input", help="a video file (mp4, mov, webm, ...)")
     conv.add_argument(
-        "-o", "--output", required=True, help=".gif, .png (+ .json), .apng, .webp, .html or a folder"
+        "input",
+        nargs="+",
+        help="a video file (mp4, mov, webm, ...); several files or a quoted pattern ('clips/*.mp4') "
+        "convert them all into the -o folder",
+    )
+    conv.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help=".gif, .png (+ .json), .apng, .webp, .html or a folder (of frames; of outputs for a batch)",
     )
     _add_pixel_options(conv)
     conv.add_argument("--crop", action="store_true", help="crop to the opaque pixels of all frames")
+    conv.add_argument(
+        "--pattern",
+        default="{stem}.gif",
+        help="a batch's output names, e.g. '{stem}.webp' (default {stem}.gif)",
+    )
+    conv.add_argument("--workers", type=int, default=None, help="a batch's processes (default: the cores)")
+    conv.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="run a batch on a Dask cluster (tcp://host:8786)"
+    )
     conv.add_argument(
         "--like",
         default=None,
@@ -228,6 +245,49 @@ def _like(args: argparse.Namespace, given: set[str]) -> None:
         args.crop = True
 
 
+def _is_batch(args: argparse.Namespace) -> bool:
+    import glob
+
+    return (
+        len(args.input) > 1
+        or glob.has_magic(args.input[0])
+        or args.workers is not None
+        or args.scheduler is not None
+    )
+
+
+def _convert_batch(args: argparse.Namespace, bar: ProgressBar) -> int:
+    """Convert many files; one line per failure and a summary; exit 1 if any failed."""
+    from pixelnb.batch import BatchItem, convert_many
+
+    opts = _pixel_options(args)
+    if args.workers is not None and args.scheduler is not None:
+        raise OptionError("give --workers (a local pool) or --scheduler (a Dask cluster), not both")
+
+    def progress(done: int, total: int, item: BatchItem) -> None:
+        bar.overall(done / total, f"{done}/{total} files")
+
+    result = convert_many(
+        args.input,
+        args.output,
+        pattern=args.pattern,
+        executor=args.scheduler,
+        workers=args.workers,
+        scale=args.scale,
+        crop=args.crop,
+        progress=progress,
+        **opts.kwargs(),
+    )
+    bar.close()
+    for item in result:
+        if item.status == "failed":
+            print(f"pixelnb: failed: {_one_line(item.input)}: {_one_line(item.error or '')}", file=sys.stderr)
+        else:
+            print(item.output)
+    print(result.summary(), file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
     from pixelnb.export import check_target
     from pixelnb.pipeline import pixelate_with
@@ -235,7 +295,7 @@ def _convert(args: argparse.Namespace, bar: ProgressBar) -> Path:
     opts = _pixel_options(args)
     opts.check_output(args.scale)
     check_target(args.output)  # before decoding: a typo in -o should not cost a conversion
-    sprite = pixelate_with(args.input, opts, progress=bar)
+    sprite = pixelate_with(args.input[0], opts, progress=bar)
     if args.crop:
         sprite = sprite.crop()
     bar("writing", 0.0)
@@ -507,6 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "convert":
             if args.like:
                 _like(args, _given(argv))
+            if _is_batch(args):
+                return _convert_batch(args, bar)
             out = _convert(args, bar)
             bar.close()
             print(out)

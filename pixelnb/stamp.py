@@ -14,12 +14,15 @@ reproducible-builds convention asks, so the files are byte-identical.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import html
 import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,7 @@ __all__ = [
     "XMP_NS",
     "created_time",
     "dumps",
+    "fixed_time",
     "parse_xmp",
     "provenance",
     "record",
@@ -49,8 +53,26 @@ EPOCH_VARS = ("PIXELNB_SOURCE_DATE_EPOCH", "SOURCE_DATE_EPOCH")
 _EDITS = ("crop", "pingpong", "loop")
 
 
+# A batch fixes one time for all its files, wherever they are written (see fixed_time).
+_FIXED: contextvars.ContextVar[str | None] = contextvars.ContextVar("pixelnb_fixed_time", default=None)
+
+
+@contextlib.contextmanager
+def fixed_time(created: str) -> Iterator[None]:
+    """Within the block, records say ``created`` (a batch's one time, chosen where it was
+    started, so files written on other machines match a single-process run)."""
+    token = _FIXED.set(created)
+    try:
+        yield
+    finally:
+        _FIXED.reset(token)
+
+
 def created_time() -> str:
     """Now in UTC (ISO 8601), or the time ``PIXELNB_SOURCE_DATE_EPOCH``/``SOURCE_DATE_EPOCH`` sets."""
+    fixed = _FIXED.get()
+    if fixed is not None:
+        return fixed
     for var in EPOCH_VARS:
         value = os.environ.get(var, "").strip()
         if value:

@@ -26,7 +26,8 @@ def test_environment_yml_lists_the_runtime_dependencies():
         if line.strip().startswith("- ") and not line.strip().startswith("- -")
     ]
     env_names = _names(env) - {"python", "pip", "pip:"}
-    assert env_names == _names(deps)
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dask"]
+    assert env_names == _names(deps) | _names(extra) | {"distributed"}
 
 
 def test_sample_clip_ships_with_the_package():
@@ -50,14 +51,16 @@ def test_readme_opens_with_the_two_commands():
 def test_all_is_exactly_the_public_api():
     """Pinned, like httpx's: a name added or dropped is a decision, not an accident."""
     assert set(pixelnb.__all__) == {
-        "PRESETS", "AuthError", "BundleError", "Clip", "DiskFull", "DownloadError", "FrameGrid",
+        "PRESETS", "AuthError", "BatchResult", "BundleError", "Clip", "DiskFull", "DownloadError",
+        "FrameGrid", "Gallery",
         "GenerationFailed", "InternalError", "Job", "JobCancelled", "JobManager", "LumaError",
         "LumaUnavailable",
         "ModerationError", "OfflineError", "OptionError", "Palette", "PaletteError", "PixelOptions",
         "PixelnbError",
-        "Player", "QuotaError", "RequestError", "Sprite", "StoreError", "Studio", "VideoError",
-        "__version__", "bundle", "credits", "data", "generate", "pixelate", "probe", "provenance",
-        "resume", "sample", "use_bundle",
+        "Player", "QuotaError", "RequestError", "Sprite", "StoreError", "Studio", "SweepResult", "VideoError",
+        "__version__", "bundle", "convert_many", "credits", "data", "generate", "pixelate", "probe",
+        "provenance",
+        "resume", "sample", "sweep", "use_bundle",
     }  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from pixelnb.jobs.api import bundle, credits, default_manager, generate, resume
 from pixelnb.jobs.events import JobEvent, Progress
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.manager import JOB_DEFAULTS, JobManager
+from pixelnb.jobs.sweeps import SweepItem, SweepResult, sweep
 from pixelnb.options import PixelOptions
 
 __all__ = [
@@ -23,9 +24,12 @@ __all__ = [
     "JobManager",
     "PixelOptions",
     "Progress",
+    "SweepItem",
+    "SweepResult",
     "bundle",
     "credits",
     "default_manager",
     "generate",
     "resume",
+    "sweep",
 ]
