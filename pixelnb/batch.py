@@ -225,18 +225,36 @@ def convert_one(
         return item("failed", f"unexpected {type(exc).__name__}: {exc} (a bug in pixelnb; please report it)")
 
 
-def _worker_init() -> None:
-    """A pool worker: one BLAS thread (several workers already share the cores)."""
+def _worker_init(decode_threads: int) -> None:
+    """A pool worker: one BLAS thread, and its share of the cores for decoding (several
+    workers already fill them; on short clips extra frame threads cost more than they give,
+    benchmarks/README.md)."""
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    if decode_threads:
+        os.environ.setdefault("PIXELNB_DECODE_THREADS", str(decode_threads))
 
 
 def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
     import multiprocessing
 
-    # spawn: a fork of a process with threads (a notebook kernel has several) can deadlock.
+    share = _cores() // workers if workers > 1 else 0  # one worker keeps the default
+    # Not a plain fork: forking a process with threads (a notebook kernel has several) can
+    # deadlock. A fork server is started once, imports the pipeline once, and forks each
+    # worker from that clean process, so the next batch's workers start at once; where
+    # there is none (macOS, Windows), spawn.
+    ctx: multiprocessing.context.BaseContext
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        server = multiprocessing.get_context("forkserver")
+        server.set_forkserver_preload(["pixelnb.batch", "pixelnb.pipeline"])
+        ctx = server
+    else:
+        ctx = multiprocessing.get_context("spawn")
     return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(max(1, share) if workers > 1 else 0,),
     )
 
 

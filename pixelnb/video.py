@@ -66,7 +66,12 @@ def usable_cores() -> int:
 
 def _decode_threads(w: int, h: int) -> int:
     """How many frame threads decode a w×h stream: up to 2 × cores + 2 (at most 8) where
-    DECODE_BUDGET allows, never fewer than FFmpeg's default of cores + 1."""
+    DECODE_BUDGET allows, never fewer than FFmpeg's default of cores + 1.
+    ``PIXELNB_DECODE_THREADS`` sets it (a batch's workers, which already fill the cores,
+    decode with one each)."""
+    fixed = os.environ.get("PIXELNB_DECODE_THREADS", "").strip()
+    if fixed.isdigit() and int(fixed) > 0:
+        return int(fixed)
     cores = usable_cores()
     by_memory = int(DECODE_BUDGET // max(w * h * 3 // 2, 1))
     return max(cores + 1, min(8, 2 * cores + 2, by_memory))
