@@ -246,7 +246,7 @@ def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
     ctx: multiprocessing.context.BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         server = multiprocessing.get_context("forkserver")
-        server.set_forkserver_preload(["pixelnb.batch", "pixelnb.pipeline"])
+        server.set_forkserver_preload(["pixelnb._forkserver"])
         ctx = server
     else:
         ctx = multiprocessing.get_context("spawn")
