@@ -318,8 +318,12 @@ def convert_many(
     item)`` is called as each file ends. Returns a :class:`BatchResult`; a bad file is a
     failed item, not an exception.
 
-    >>> result = convert_many("clips/*.mp4", "out", size=48, colors=12)  # doctest: +SKIP
-    >>> result.failed                                                     # doctest: +SKIP
+    >>> from pixelnb.data import sample_clip
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> result = convert_many([sample_clip()], out, workers=1, size=16, colors=4, fps=2)
+    >>> [(item.status, Path(item.output).name) for item in result]
+    [('ok', 'bigbuckbunny_270p.gif')]
     """
     from pixelnb.export import check_scale
     from pixelnb.options import PixelOptions

@@ -259,10 +259,16 @@ def _is_batch(args: argparse.Namespace) -> bool:
 def _convert_batch(args: argparse.Namespace, bar: ProgressBar) -> int:
     """Convert many files; one line per failure and a summary; exit 1 if any failed."""
     from pixelnb.batch import BatchItem, convert_many
+    from pixelnb.export import FORMATS
 
     opts = _pixel_options(args)
     if args.workers is not None and args.scheduler is not None:
         raise OptionError("give --workers (a local pool) or --scheduler (a Dask cluster), not both")
+    if Path(args.output).suffix.lower() in FORMATS:
+        raise OptionError(
+            f"several inputs are written into a folder, not {args.output!r}: give -o a folder "
+            "(names come from --pattern, default '{stem}.gif')"
+        )
 
     def progress(done: int, total: int, item: BatchItem) -> None:
         bar.overall(done / total, f"{done}/{total} files")

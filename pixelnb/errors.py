@@ -85,8 +85,8 @@ class VideoError(PixelnbError):
 
 
 # -- generating with Luma -------------------------------------------------------------------
-class StoreError(PixelnbError):
-    """The job store file is locked too long, damaged, or not a job store."""
+class _FileProblem(PixelnbError):
+    """An error about one file: ``path`` names it, ``problem`` says what is wrong with it."""
 
     def __init__(self, path: str | PathLike[str], problem: str) -> None:
         self.path = str(path)
@@ -95,6 +95,10 @@ class StoreError(PixelnbError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.problem))
+
+
+class StoreError(_FileProblem):
+    """The job store file is locked too long, damaged, or not a job store."""
 
 
 class DiskFull(PixelnbError, OSError):
@@ -123,16 +127,8 @@ class DiskFull(PixelnbError, OSError):
         return (type(self), (self.path, self.what))
 
 
-class BundleError(PixelnbError):
+class BundleError(_FileProblem):
     """A replay bundle is damaged, altered or from a newer pixelnb; nothing of it was used."""
-
-    def __init__(self, path: str | PathLike[str], problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.problem))
 
 
 class OfflineError(PixelnbError):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +125,23 @@ def make_manager(fake, tmp_path):
 def manager(make_manager):
     """A JobManager on a fresh store, talking to the fake with fast polling and retries."""
     return make_manager(client_kw={"timeout": 0.5})
+
+
+@contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Set (or, with None, unset) environment variables for what starts inside the block
+    (a notebook's kernel inherits them), and put them back after."""
+    old = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

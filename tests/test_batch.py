@@ -273,3 +273,5 @@ def test_the_cli_converts_a_pattern_with_a_pool_and_exits_1_on_a_bad_file(clips,
     assert r.returncode == 0 and "5 files: 0 ok, 5 skipped, 0 failed" in r.stderr
     r = cli("convert", str(clips / "*.mp4"), "-o", str(out), "--colors", "1")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = cli("convert", str(clips / "a.mp4"), str(clips / "b.mp4"), "-o", str(tmp_path / "x.gif"))
+    assert r.returncode == 2 and "give -o a folder" in r.stderr and not (tmp_path / "x.gif").exists()

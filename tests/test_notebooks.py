@@ -3,7 +3,6 @@ and keep what a reader needs: widget views with static fallbacks, and saved widg
 
 import base64
 import json
-import os
 import zlib
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import TEST_KEY
+from conftest import TEST_KEY, environment
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -21,9 +20,7 @@ def execute(name: str, tmp_path: Path, env: dict[str, str]) -> nbformat.Notebook
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         "outputs must be stripped in git"
     )
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(**env):
         NotebookClient(
             nb,
             timeout=300,
@@ -31,12 +28,6 @@ def execute(name: str, tmp_path: Path, env: dict[str, str]) -> nbformat.Notebook
             store_widget_state=True,
             resources={"metadata": {"path": str(tmp_path)}},
         ).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     nbformat.write(nb, tmp_path / f"{name}.ipynb")
     return nb
 

@@ -10,13 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import TEST_KEY
+from conftest import TEST_KEY, environment
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 EPOCH = "1700000000"
@@ -111,25 +109,6 @@ if _log:
                 f.write(f"{event} {args[1:]!r}\\n")
     sys.addaudithook(_hook)
 """
-
-
-@contextmanager
-def environment(**values: str | None) -> Iterator[None]:
-    """Set (or, with None, unset) variables for the kernels started inside."""
-    old = {k: os.environ.get(k) for k in values}
-    for k, v in values.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run_nbclient(src: Path, cwd: Path) -> Path:

@@ -66,6 +66,15 @@ def server(tmp_path_factory, fake_server) -> Iterator:
         "s = pixelnb.pixelate(sample_clip(), size=48, colors=8, fps=6, end=2)\npixelnb.Player(s)",
         "pixelnb.FrameGrid(s, title='frames')",
     )
+    notebook(
+        root,
+        "gallery.ipynb",
+        "import pixelnb\nfrom pixelnb.data import sample_clip\n"
+        "from pixelnb.jobs import SweepItem, SweepResult\n"
+        "items = [SweepItem({'colors': c, 'palette': p}, pixelnb.pixelate(sample_clip(), size=32, colors=c,\n"
+        "         palette=p, fps=6, end=1.5)) for c in (4, 8) for p in ('auto', 'pico-8')]\n"
+        "gallery = pixelnb.Gallery(SweepResult(tuple(items), 1))\ngallery",
+    )
     env = {"LUMAAI_BASE_URL": fake_server.base_url, "PIXELNB_CACHE": str(root / "cache")}
     with JupyterServer(root, env) as srv:
         yield srv
@@ -347,4 +356,19 @@ def test_player_and_studio_in_notebook_7(browser, server):
     page.wait_for_selector(f"{studio} .pixelnb-complete", timeout=120_000)
     page.wait_for_selector(f"{studio} .pixelnb-player canvas.pixelnb-canvas")
     shot(page, "notebook7-studio.png")
+    page.close()
+
+
+def test_the_gallery_shows_players_and_filters_them_in_the_browser(browser, server):
+    page = open_lab(browser, server, "gallery.ipynb")
+    run_all(page)
+    players = ".jp-OutputArea .pixelnb-player canvas.pixelnb-canvas"
+    page.wait_for_function(f"document.querySelectorAll({players!r}).length == 4", timeout=120_000)
+    labels = page.locator(".jp-OutputArea .widget-html-content").all_inner_texts()
+    assert any("colors=8 · palette=pico-8" in t for t in labels)
+    page.locator(".widget-dropdown:has-text('colors') select").select_option("8")
+    page.wait_for_function(f"document.querySelectorAll({players!r}).length == 2", timeout=30_000)
+    page.locator(".widget-dropdown:has-text('palette') select").select_option("pico-8")
+    page.wait_for_function(f"document.querySelectorAll({players!r}).length == 1", timeout=30_000)
+    shot(page, "gallery-filtered.png")
     page.close()
