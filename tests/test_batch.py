@@ -275,3 +275,15 @@ def test_the_cli_converts_a_pattern_with_a_pool_and_exits_1_on_a_bad_file(clips,
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     r = cli("convert", str(clips / "a.mp4"), str(clips / "b.mp4"), "-o", str(tmp_path / "x.gif"))
     assert r.returncode == 2 and "give -o a folder" in r.stderr and not (tmp_path / "x.gif").exists()
+
+
+def test_the_local_path_never_imports_dask(clips, tmp_path):
+    code = (
+        "import sys, pixelnb\n"
+        f"r = pixelnb.convert_many([{str(clips / 'b.mp4')!r}], {str(tmp_path / 'o')!r}, workers=1, size=16)\n"
+        "assert r.ok, r\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
