@@ -60,6 +60,8 @@ _LAZY = {
     "convert_many": "pixelnb.batch",
     "BatchResult": "pixelnb.batch",
     "sweep": "pixelnb.jobs",
+    "SpriteSet": "pixelnb.spriteset",
+    "pixelate_set": "pixelnb.sets",
     "SweepResult": "pixelnb.jobs",
 }
 
@@ -71,7 +73,9 @@ if TYPE_CHECKING:
     from pixelnb.palette import PRESETS, Palette
     from pixelnb.pipeline import pixelate
     from pixelnb.replay import use_bundle
+    from pixelnb.sets import pixelate_set
     from pixelnb.sprite import Sprite
+    from pixelnb.spriteset import SpriteSet
     from pixelnb.stamp import provenance
     from pixelnb.video import Clip, probe, sample
     from pixelnb.widgets import FrameGrid, Gallery, Player, Studio
@@ -121,6 +125,7 @@ __all__ = [
     "QuotaError",
     "RequestError",
     "Sprite",
+    "SpriteSet",
     "StoreError",
     "Studio",
     "SweepResult",
@@ -132,6 +137,7 @@ __all__ = [
     "data",
     "generate",
     "pixelate",
+    "pixelate_set",
     "probe",
     "provenance",
     "resume",

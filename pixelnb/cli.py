@@ -1,4 +1,4 @@
-"""The ``pixelnb`` command: ``convert``, ``demo``, ``generate``, ``jobs``, ``bundle`` and ``fake-luma``.
+"""The ``pixelnb`` command: convert, sheet, demo, generate, jobs, bundle and fake-luma.
 
 ``convert`` and ``demo`` import only the pipeline (numpy, PyAV, Pillow), never the
 notebook or network layers, so start-up stays a small part of a conversion; the Luma
@@ -188,6 +188,21 @@ def _parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="list the job store, or resume its unfinished jobs")
     jobs.add_argument("action", nargs="?", default="list", choices=("list", "resume"))
     jobs.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
+
+    sheet = sub.add_parser(
+        "sheet", help="several animations of one character as one sprite sheet (+ JSON, + Godot .tres)"
+    )
+    sheet.add_argument("animations", nargs="+", metavar="NAME=VIDEO", help="e.g. idle=idle.mp4 walk=walk.mp4")
+    sheet.add_argument(
+        "-o", "--output", required=True, help=".png (sheet + .json), .tres (+ .png) or a folder (a GIF each)"
+    )
+    sheet.add_argument("--godot", action="store_true", help="with a .png output, also write the Godot .tres")
+    sheet.add_argument("--res-dir", default="res://", help="where the sheet sits in the Godot project")
+    sheet.add_argument("--anchor", default="bottom", choices=("bottom", "center", "none"))
+    sheet.add_argument("--pad", type=int, default=0, help="clear pixels around every frame")
+    sheet.add_argument("--loop", dest="pixel_loop", default="off", choices=("auto", "off"))
+    _add_pixel_options(sheet)
+    sheet.set_defaults(background="auto")
 
     bund = sub.add_parser(
         "bundle", help="pack the generations a notebook used into a replay bundle (no key needed to re-run)"
@@ -476,6 +491,42 @@ def _jobs(args: argparse.Namespace, bar: ProgressBar) -> int:
     return asyncio.run(run())
 
 
+def _sheet(args: argparse.Namespace, bar: ProgressBar) -> int:
+    """pixelnb sheet: one SpriteSet from NAME=VIDEO pairs, written as asked."""
+    from pixelnb.sets import pixelate_set
+
+    sources: dict[str, str] = {}
+    for item in args.animations:
+        name, sep, video = item.partition("=")
+        if not sep or not name.strip() or not video:
+            raise OptionError(f"{item!r} is not NAME=VIDEO; write, for example, walk=walk.mp4")
+        if name in sources:
+            raise OptionError(f"the animation {name!r} is given twice")
+        sources[name] = video
+    out = Path(args.output)
+    if out.suffix.lower() not in ("", ".png", ".tres"):
+        raise OptionError(f"a sheet is written as .png, .tres or a folder, not {out.suffix!r}")
+    if args.godot and out.suffix.lower() != ".png":
+        raise OptionError("--godot writes a .tres beside a .png sheet: give -o NAME.png")
+    if out.suffix and not out.parent.exists():
+        raise OptionError(f"the folder {str(out.parent)!r} does not exist; create it first")
+    opts = _pixel_options(args)
+    opts.check_output(args.scale)
+    bar("sampling", 0.0)
+    hero = pixelate_set(sources, anchor=args.anchor, pad=args.pad, **opts.kwargs())
+    bar("writing", 0.0)
+    written = [hero.save(out, scale=args.scale, res_dir=args.res_dir)]
+    if args.godot:
+        written.append(hero.save(out.with_suffix(".tres"), scale=args.scale, res_dir=args.res_dir))
+    bar.close()
+    for path in written:
+        print(path)
+    if out.suffix.lower() == ".png":
+        print(out.with_suffix(".json"))
+    print(repr(hero), file=sys.stderr)
+    return 0
+
+
 def notebook_requests(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """The (kind, request hash) of every generation a saved notebook's outputs show: its
     Jobs and the Sprites they made (they say so in their output metadata)."""
@@ -587,6 +638,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _jobs(args, bar)
         elif args.command == "bundle":
             return _bundle(args)
+        elif args.command == "sheet":
+            return _sheet(args, bar)
         else:
             return _fake_luma(args)
     except PixelnbError as exc:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from pixelnb.sprite import Sprite
+    from pixelnb.spriteset import SpriteSet
 
 __all__ = [
     "FORMATS",
@@ -32,7 +33,9 @@ __all__ = [
     "gif_bytes",
     "png_bytes",
     "rounded_durations",
+    "save_set",
     "save_sprite",
+    "set_tres",
     "sheet_layout",
     "sheet_png",
 ]
@@ -415,3 +418,170 @@ def _save(sprite: Sprite, p: Path, scale: int, folder: bool) -> Path:
         tmp.unlink(missing_ok=True)
         json_tmp.unlink(missing_ok=True)
     return p
+
+
+# -- sprite sets -------------------------------------------------------------------------------
+def _set_sheet(sprites: SpriteSet, scale: int) -> tuple[NDArray[np.uint8], list[dict[str, Any]]]:
+    """The set's sheet (a row per animation, its frames left to right) and each frame's
+    place: (name, index, x, y, w, h, duration ms)."""
+    w, h = sprites.width * scale, sprites.height * scale
+    cols = max(len(s) for s in sprites.values())
+    fill = sprites.transparent if sprites.transparent is not None else 0
+    sheet = np.full((len(sprites) * h, cols * w), fill, np.uint8)
+    places = []
+    for row, (name, sprite) in enumerate(sprites.items()):
+        durations = rounded_durations(sprite.frame_durations(), 1)
+        for i, frame in enumerate(_upscale_indices(sprite.indices, scale)):
+            sheet[row * h : (row + 1) * h, i * w : (i + 1) * w] = frame
+            places.append(
+                {"name": name, "i": i, "x": i * w, "y": row * h, "w": w, "h": h, "ms": durations[i]}
+            )
+    return sheet, places
+
+
+def _set_json(
+    sprites: SpriteSet, places: list[dict[str, Any]], image: str, size: tuple[int, int], prov: str
+) -> str:
+    """Aseprite's array format: every frame in order, a tag per animation."""
+    from pixelnb._version import __version__
+
+    frames = [
+        {
+            "filename": f"{p['name']} {p['i']}.png",
+            "frame": {"x": p["x"], "y": p["y"], "w": p["w"], "h": p["h"]},
+            "rotated": False,
+            "trimmed": False,
+            "spriteSourceSize": {"x": 0, "y": 0, "w": p["w"], "h": p["h"]},
+            "sourceSize": {"w": p["w"], "h": p["h"]},
+            "duration": p["ms"],
+        }
+        for p in places
+    ]
+    tags, start = [], 0
+    for name, sprite in sprites.items():
+        direction = "pingpong" if sprite.info.get("pingpong") else "forward"
+        tags.append({"name": name, "from": start, "to": start + len(sprite) - 1, "direction": direction})
+        start += len(sprite)
+    meta: dict[str, Any] = {
+        "app": "pixelnb",
+        "version": __version__,
+        "image": image,
+        "format": "I8",
+        "size": {"w": size[0], "h": size[1]},
+        "scale": "1",
+        "frameTags": tags,
+        "layers": [],
+        "slices": [],
+        "palette": sprites.palette.hex,
+        "provenance": json.loads(prov),
+    }
+    if sprites.transparent is not None:
+        meta["transparent"] = sprites.transparent
+    return json.dumps({"frames": frames, "meta": meta}, indent=1)
+
+
+def _loops(sprite: Sprite) -> bool:
+    """Whether an animation is a cycle: False only when a loop was asked for and none found."""
+    return not ("loop" in sprite.info and sprite.info["loop"] is None)
+
+
+def _godot_number(x: float) -> str:
+    text = f"{x:.6g}"
+    return text if any(c in text for c in ".e") else text + ".0"
+
+
+def set_tres(sprites: SpriteSet, places: list[dict[str, Any]], texture: str, prov: str) -> str:
+    """A Godot 4 ``SpriteFrames`` resource: one animation per name with its speed (fps) and
+    loop flag, each frame an AtlasTexture region of the sheet at ``texture`` (a res:// path);
+    frames that last longer than the animation's base step get a longer relative duration."""
+    subs = []
+    anims = []
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for p in places:
+        by_name.setdefault(p["name"], []).append(p)
+    n = 0
+    for name, sprite in sprites.items():
+        # Godot plays `speed` steps a second, each frame `duration` steps: the exact rate
+        # when frames last alike, else the shortest frame as the step.
+        exact = sprite.frame_durations()
+        base = 1000.0 / sprite.fps if sprite.durations is None and sprite.fps else min(exact)
+        frames = []
+        for p, ms in zip(by_name[name], exact, strict=True):
+            n += 1
+            sub = f"AtlasTexture_{n}"
+            subs.append(
+                f'[sub_resource type="AtlasTexture" id="{sub}"]\natlas = ExtResource("1_sheet")\n'
+                f"region = Rect2({p['x']}, {p['y']}, {p['w']}, {p['h']})\n"
+            )
+            frames.append(
+                '{\n"duration": '
+                + _godot_number(ms / base)
+                + ',\n"texture": SubResource("'
+                + sub
+                + '")\n}'
+            )
+        anims.append(
+            '{\n"frames": [' + ", ".join(frames) + "],\n"
+            f'"loop": {"true" if _loops(sprite) else "false"},\n'
+            f'"name": &"{name}",\n'
+            f'"speed": {_godot_number(1000.0 / base)}\n}}'
+        )
+    head = f'[gd_resource type="SpriteFrames" load_steps={len(subs) + 2} format=3]\n\n'
+    prov_line = f"; {KEY} {prov}\n\n"
+    ext = f'[ext_resource type="Texture2D" path="{texture}" id="1_sheet"]\n\n'
+    body = "\n".join(subs) + "\n[resource]\nanimations = [" + ", ".join(anims) + "]\n"
+    return head + prov_line + ext + body
+
+
+def save_set(
+    sprites: SpriteSet, path: str | os.PathLike[str], scale: int = 1, *, res_dir: str = "res://"
+) -> Path:
+    """Write a sprite set (see SpriteSet.save), each file whole or not at all."""
+    from pixelnb.stamp import set_record
+
+    check_scale(scale)
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in ("", ".png", ".tres"):
+        raise OptionError(
+            f"a sprite set saves as .png (+ .json), .tres (+ .png) or a folder of GIFs, not {ext!r}"
+        )
+    if not isinstance(res_dir, str) or not res_dir.startswith("res://"):
+        raise OptionError(
+            f"res_dir is where the sheet sits in the Godot project, such as 'res://sprites/', not {res_dir!r}"
+        )
+    folder = p if ext == "" else p.parent
+    if ext and not folder.exists():
+        raise OptionError(f"the folder {str(folder)!r} does not exist; create it first")
+    prov = dumps(set_record(sprites, scale))
+    try:
+        if ext == "":
+            p.mkdir(parents=True, exist_ok=True)
+            for name, sprite in sprites.items():
+                save_sprite(sprite, p / f"{name}.gif", scale)
+            return p
+        sheet, places = _set_sheet(sprites, scale)
+        png = p.with_suffix(".png")
+        parts = {png: None, png.with_suffix(".json"): None, **({p: None} if ext == ".tres" else {})}
+        tmp = {final: final.with_name(f".{final.name}.part") for final in parts}
+        try:
+            _p_image(sheet, sprites.palette.colors, sprites.transparent).save(
+                tmp[png], format="PNG", optimize=True, **_pnginfo(prov)
+            )
+            size = (sheet.shape[1], sheet.shape[0])
+            tmp[png.with_suffix(".json")].write_text(
+                _set_json(sprites, places, png.name, size, prov), "utf-8"
+            )
+            if ext == ".tres":
+                texture = res_dir.rstrip("/") + "/" + png.name if res_dir != "res://" else "res://" + png.name
+                tmp[p].write_text(set_tres(sprites, places, texture, prov), "utf-8")
+            for final, part in tmp.items():
+                part.replace(final)
+        finally:
+            for part in tmp.values():
+                part.unlink(missing_ok=True)
+        return p
+    except OSError as exc:
+        if DiskFull.caused(exc):
+            raise DiskFull(p, "the sprite set") from None
+        raise

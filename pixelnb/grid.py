@@ -404,9 +404,11 @@ def detect(
     if like is not None:
         pitch, conf, skew = like.pitch, like.confidence, like.skew
     else:
-        w, h = found[0].w, found[0].h
-        prof_x = np.concatenate([e.prof_x for e in found])
-        prof_y = np.concatenate([e.prof_y for e in found])
+        # Clips of other sizes (animations cropped differently) pool too: each strip is
+        # padded with zeros, which add nothing to any pitch's evidence.
+        w, h = max(e.w for e in found), max(e.h for e in found)
+        prof_x = _stack_padded([e.prof_x for e in found])
+        prof_y = _stack_padded([e.prof_y for e in found])
         chosen = _choose_pitch(prof_x, prof_y, w, h, _guess(cells, w, h))
         if chosen is None:
             fallback = Grid(pitch=max(w, h) / 64, phase_x=0.0, phase_y=0.0, confidence=0.0)
@@ -416,6 +418,12 @@ def detect(
         skew = float(np.median(skews))
     grids = [_place(e, pitch, skew, conf) for e in found]
     return grids if many else grids[0]
+
+
+def _stack_padded(profiles: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    """Strips of several clips as one array, the shorter ones padded with zeros at the end."""
+    n = max(p.shape[1] for p in profiles)
+    return np.concatenate([np.pad(p, ((0, 0), (0, n - p.shape[1]))) for p in profiles])
 
 
 def _choose_pitch(

@@ -4,7 +4,8 @@ A record says which pixelnb made the file, from what (a video's name and sha256,
 generation: its id, model, prompt, the request sent and the request Luma echoed), with
 which pixel options, edits and palette, and when. Each format keeps it where that format
 keeps text: a GIF comment extension, a PNG/APNG ``iTXt`` chunk, WebP's XMP packet, the
-sheet JSON's ``meta``, the zip comment, an HTML ``<meta>`` tag.
+sheet JSON's ``meta``, the zip comment, an HTML ``<meta>`` tag, a comment line of a Godot
+``.tres``.
 :func:`provenance` reads it back from any of them.
 
 The creation time is the only field that differs between two runs; with
@@ -30,6 +31,7 @@ from pixelnb.errors import OptionError
 
 if TYPE_CHECKING:
     from pixelnb.sprite import Sprite
+    from pixelnb.spriteset import SpriteSet
 
 __all__ = [
     "FORMAT",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_xmp",
     "provenance",
     "record",
+    "set_record",
     "source_record",
     "xmp_packet",
 ]
@@ -135,6 +138,29 @@ def record(sprite: Sprite, scale: int = 1) -> dict[str, Any]:
     return out
 
 
+def set_record(sprites: SpriteSet, scale: int = 1) -> dict[str, Any]:
+    """The provenance record of a sprite set: each animation's source, generation, options
+    and edits, and the palette, size and anchor they share."""
+    keep = ("source", "generation", "options", "edits", "frames", "fps", "durations_ms")
+    animations = {}
+    for name, sprite in sprites.items():
+        rec = record(sprite, scale)
+        animations[name] = {k: rec[k] for k in keep if k in rec}
+    first = record(sprites.first, scale)
+    return {
+        "format": FORMAT,
+        "pixelnb": first["pixelnb"],
+        "kind": "set",
+        "animations": animations,
+        "size": [sprites.width, sprites.height],
+        "scale": scale,
+        "anchor": sprites.anchor,
+        "palette": first["palette"],
+        "transparent": sprites.transparent,
+        "created": first["created"],
+    }
+
+
 def dumps(rec: dict[str, Any]) -> str:
     """The record as compact, key-sorted JSON: the same record is always the same text."""
     return json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -175,12 +201,13 @@ def _loads(text: str | bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and "pixelnb" in value else None
 
 
+_TRES_LINE = re.compile(r"^; " + re.escape(KEY) + r" (.*)$", re.M)
 _HTML_META = re.compile(r'<meta\s+name="' + re.escape(KEY) + r'"\s+content="([^"]*)"', re.I)
 
 
 def provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The provenance record a pixelnb export carries: a GIF, PNG sheet (or its JSON),
-    APNG, WebP, zip of frames, folder of frames or HTML page.
+    APNG, WebP, zip of frames, folder of frames, HTML page or Godot ``.tres``.
 
     Raises :class:`~pixelnb.OptionError` when the file is missing or holds no record.
     """
@@ -225,6 +252,9 @@ def _read(p: Path, head: bytes) -> dict[str, Any] | None:
         except (UnidentifiedImageError, OSError):
             return None
     text = p.read_text(encoding="utf-8", errors="replace")
+    if text.startswith("[gd_resource"):  # a Godot resource: the record is a comment line
+        m = _TRES_LINE.search(text)
+        return _loads(m.group(1)) if m else None
     if text.lstrip().startswith("{"):
         try:
             meta = json.loads(text).get("meta", {})

@@ -57,8 +57,10 @@ def test_all_is_exactly_the_public_api():
         "LumaUnavailable",
         "ModerationError", "OfflineError", "OptionError", "Palette", "PaletteError", "PixelOptions",
         "PixelnbError",
-        "Player", "QuotaError", "RequestError", "Sprite", "StoreError", "Studio", "SweepResult", "VideoError",
-        "__version__", "bundle", "convert_many", "credits", "data", "generate", "pixelate", "probe",
+        "Player", "QuotaError", "RequestError", "Sprite", "SpriteSet", "StoreError", "Studio",
+        "SweepResult", "VideoError",
+        "__version__", "bundle", "convert_many", "credits", "data", "generate", "pixelate",
+        "pixelate_set", "probe",
         "provenance",
         "resume", "sample", "sweep", "use_bundle",
     }  # fmt: skip
