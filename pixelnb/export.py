@@ -485,6 +485,11 @@ def _loops(sprite: Sprite) -> bool:
     return not ("loop" in sprite.info and sprite.info["loop"] is None)
 
 
+def _godot_string(text: str) -> str:
+    """Text inside a Godot string literal."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _godot_number(x: float) -> str:
     text = f"{x:.6g}"
     return text if any(c in text for c in ".e") else text + ".0"
@@ -513,17 +518,12 @@ def set_tres(sprites: SpriteSet, places: list[dict[str, Any]], texture: str, pro
                 f'[sub_resource type="AtlasTexture" id="{sub}"]\natlas = ExtResource("1_sheet")\n'
                 f"region = Rect2({p['x']}, {p['y']}, {p['w']}, {p['h']})\n"
             )
-            frames.append(
-                '{\n"duration": '
-                + _godot_number(ms / base)
-                + ',\n"texture": SubResource("'
-                + sub
-                + '")\n}'
-            )
+            duration = _godot_number(ms / base)
+            frames.append(f'{{\n"duration": {duration},\n"texture": SubResource("{sub}")\n}}')
         anims.append(
             '{\n"frames": [' + ", ".join(frames) + "],\n"
             f'"loop": {"true" if _loops(sprite) else "false"},\n'
-            f'"name": &"{name}",\n'
+            f'"name": &"{_godot_string(name)}",\n'
             f'"speed": {_godot_number(1000.0 / base)}\n}}'
         )
     head = f'[gd_resource type="SpriteFrames" load_steps={len(subs) + 2} format=3]\n\n'

@@ -26,7 +26,7 @@ function render({ model, el }) {
   const grid = document.createElement("div");
   grid.className = "pixelnb-grid";
   const screen = document.createElement("canvas");
-  screen.className = "pixelnb-screen";
+  screen.className = "pixelnb-screen pixelnb-checker";  // clear pixels show the checkerboard
   el.append(title, grid, screen);
   let shown = 0;  // the frame on the play screen
   let timer = 0;
@@ -74,6 +74,7 @@ function render({ model, el }) {
     if (!src || model.get("view") !== "play") return;
     shown = i;
     const ctx = screen.getContext("2d");
+    ctx.clearRect(0, 0, screen.width, screen.height);  // a clear pixel must not show the last frame
     ctx.drawImage(src, 0, 0);
     screen.dataset.frame = String(i);
   }
@@ -109,13 +110,15 @@ function render({ model, el }) {
     if (enc === "indexed") {
       const idx = await inflate(data);
       const pal = bytes(model.get("palette"));
+      const clear = model.get("transparent");  // drawn clear, over the checkerboard
       for (let f = 0; f < n && idx.length >= (f + 1) * w * h; f++) {
         const c = document.createElement("canvas");
         c.width = w; c.height = h;
+        c.classList.add("pixelnb-checker");
         const img = new ImageData(w, h);
         for (let p = 0; p < w * h; p++) {
-          const k = idx[f * w * h + p] * 3;
-          img.data.set([pal[k], pal[k + 1], pal[k + 2], 255], p * 4);
+          const i = idx[f * w * h + p], k = i * 3;
+          img.data.set([pal[k], pal[k + 1], pal[k + 2], i === clear ? 0 : 255], p * 4);
         }
         c.getContext("2d").putImageData(img, 0, 0);
         fresh.push(c);

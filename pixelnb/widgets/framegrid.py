@@ -76,6 +76,7 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
     data = traitlets.Bytes(b"").tag(sync=True)
     encoding = traitlets.Enum(("", "indexed", "jpeg"), "").tag(sync=True)
     palette = traitlets.Bytes(b"").tag(sync=True)
+    transparent = traitlets.Int(-1, min=-1, max=255).tag(sync=True)  # the clear index, -1: none
     columns = traitlets.Int(0).tag(sync=True)  # frames per row of a JPEG sheet
     width = traitlets.Int(0).tag(sync=True)
     height = traitlets.Int(0).tag(sync=True)
@@ -150,6 +151,7 @@ class FrameGrid(FallbackMixin, anywidget.AnyWidget):
                 self._size(frames.width, frames.height)
                 self.data = zlib.compress(frames.indices.tobytes(), 6)
                 self.palette = frames.palette.colors.tobytes()
+                self.transparent = -1 if frames.transparent is None else frames.transparent
                 self.encoding, self.n_frames = "indexed", len(frames)
                 if frames.fps:
                     self.fps = max(0.1, min(240.0, float(frames.fps)))

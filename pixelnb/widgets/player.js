@@ -3,7 +3,8 @@
 //
 // Model state: indices (uint8 bytes, frames*height*width; zlib-deflated when encoding is
 // "deflate"), palette (uint8 bytes, rgb*k), width, height, n_frames, fps, playing, frame,
-// mode ("loop" | "pingpong"), zoom, background ("checker" | "solid"), background_color.
+// mode ("loop" | "pingpong"), zoom, background ("checker" | "solid"), background_color,
+// transparent (the palette index drawn clear, -1 for none).
 
 function bytes(dv) {
   if (!dv) return new Uint8Array(0);
@@ -76,6 +77,9 @@ function render({ model, el: root }) {
       view.setUint8(i * 4, pal[i * 3]); view.setUint8(i * 4 + 1, pal[i * 3 + 1]);
       view.setUint8(i * 4 + 2, pal[i * 3 + 2]); view.setUint8(i * 4 + 3, 255);
     }
+    // The clear index draws nothing: the checkerboard (or solid colour) shows through.
+    const clear = model.get("transparent");
+    if (clear >= 0 && clear < 256) lut[clear] = 0;
     for (let f = 0; f < n; f++) {
       const img = new ImageData(w, h);
       const out = new Uint32Array(img.data.buffer);
@@ -170,6 +174,7 @@ function render({ model, el: root }) {
   const redecode = async () => { await decode(); draw(); };
   model.on("change:indices", redecode);
   model.on("change:palette", redecode);
+  model.on("change:transparent", redecode);
   model.on("change:n_frames", redecode);
   model.on("change:zoom", () => { style(); draw(); });
   model.on("change:frame", () => {

@@ -59,6 +59,7 @@ class Player(FallbackMixin, anywidget.AnyWidget):
     zoom = traitlets.Int(4, min=1, max=16).tag(sync=True)  # player.js offers 1x to 16x
     background = traitlets.Enum(("checker", "solid"), "checker").tag(sync=True)
     background_color = traitlets.Unicode("#202020").tag(sync=True)
+    transparent = traitlets.Int(-1, min=-1, max=255).tag(sync=True)  # the clear index, -1: none
 
     def __init__(self, sprite: Sprite | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -79,6 +80,7 @@ class Player(FallbackMixin, anywidget.AnyWidget):
             self.width, self.height, self.n_frames = sprite.width, sprite.height, len(sprite)
             self.fps = min(MAX_FPS, max(MIN_FPS, round(1000.0 * len(durations) / sum(durations), 3)))
             self.palette = sprite.palette.colors.tobytes()
+            self.transparent = -1 if sprite.transparent is None else sprite.transparent
             self.indices = zlib.compress(sprite.indices.tobytes(), 6)
             self.encoding = "deflate"
             if not self._zoom_given:

@@ -75,6 +75,15 @@ def server(tmp_path_factory, fake_server) -> Iterator:
         "         palette=p, fps=6, end=1.5)) for c in (4, 8) for p in ('auto', 'pico-8')]\n"
         "gallery = pixelnb.Gallery(SweepResult(tuple(items), 1))\ngallery",
     )
+    notebook(
+        root,
+        "clear.ipynb",
+        "import numpy as np, pixelnb\n"
+        "idx = np.zeros((3, 8, 8), np.uint8); idx[:, 2:6, 2:6] = 1\n"
+        "s = pixelnb.Sprite(idx, pixelnb.Palette.from_hex(['#00ff00', '#ff0000']), fps=4, transparent=0)\n"
+        "pixelnb.Player(s, zoom=4)",
+        "pixelnb.FrameGrid(s, zoom=4)",
+    )
     env = {"LUMAAI_BASE_URL": fake_server.base_url, "PIXELNB_CACHE": str(root / "cache")}
     with JupyterServer(root, env) as srv:
         yield srv
@@ -371,4 +380,25 @@ def test_the_gallery_shows_players_and_filters_them_in_the_browser(browser, serv
     page.locator(".widget-dropdown:has-text('palette') select").select_option("pico-8")
     page.wait_for_function(f"document.querySelectorAll({players!r}).length == 1", timeout=30_000)
     shot(page, "gallery-filtered.png")
+    page.close()
+
+
+def test_clear_pixels_show_the_checkerboard_in_the_player_and_the_frame_grid(browser, server):
+    page = open_lab(browser, server, "clear.ipynb")
+    run_all(page)
+    player = ".pixelnb-player canvas.pixelnb-canvas"
+    page.wait_for_selector(player, timeout=120_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.jp-OutputArea canvas.pixelnb-checker').length >= 4", timeout=60_000
+    )
+    read = """([sel, x, y]) => { const c = document.querySelector(sel);
+        return Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data); }"""
+    scale = int(page.eval_on_selector(player, "c => c.width")) // 8
+    assert page.evaluate(read, [player, 0, 0])[3] == 0  # the backdrop colour (green) is not drawn
+    assert page.evaluate(read, [player, 3 * scale, 3 * scale]) == [255, 0, 0, 255]
+    assert "gradient" in page.eval_on_selector(player, "c => getComputedStyle(c).backgroundImage")
+    cell = ".jp-OutputArea canvas.pixelnb-checker:not(.pixelnb-canvas):not(.pixelnb-screen)"
+    assert page.evaluate(read, [cell, 0, 0])[3] == 0 and page.evaluate(read, [cell, 3, 3])[3] == 255
+    assert "gradient" in page.eval_on_selector(cell, "c => getComputedStyle(c).backgroundImage")
+    shot(page, "clear-pixels.png")
     page.close()
