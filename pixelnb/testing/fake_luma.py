@@ -1,12 +1,16 @@
 """A loopback HTTP fake of Luma's Dream Machine API, faithful to its documented contract.
 
-It serves ``/dream-machine/v1`` on 127.0.0.1: both create paths, get, list, delete,
-credits, concepts and ping; 401 without a valid bearer key; 400 ``{"detail": "400: ..."}``
-for the documented validation errors; 404; 429 with ``Retry-After`` past 10 active
-generations or 20 creates a minute. Generations move ``queued → dreaming → completed`` on
-a configurable clock and serve a real MP4 (with ``Range`` support) as ``assets.video``;
-prompts with a refused word fail moderation. Faults can be injected: 5xx, slow answers,
-dropped connections, a create that is accepted but never answered, truncated downloads.
+It serves ``/dream-machine/v1`` on 127.0.0.1: both video create paths, Photon image
+create (a rendered PNG/JPEG per generation, with Photon's own limits of 40 concurrent and
+80 creates a minute), get, list, delete, credits, concepts and ping; ``callback_url``
+delivery (the generation POSTed on dreaming, completed and failed, to loopback receivers
+only); a video per prompt word (``videos={"walk": ...}``); 401 without a valid bearer
+key; 400 ``{"detail": "400: ..."}`` for the documented validation errors; 404; 429 with
+``Retry-After`` past 10 active generations or 20 creates a minute. Generations move
+``queued → dreaming → completed`` on a configurable clock and serve a real MP4 (with
+``Range`` support) as ``assets.video``; prompts with a refused word fail moderation.
+Faults can be injected: 5xx, slow answers, dropped connections, a create that is accepted
+but never answered, truncated downloads.
 
 Point the official SDK (or pixelnb) at it with
 ``LUMAAI_BASE_URL=http://127.0.0.1:PORT/dream-machine/v1``.
@@ -23,13 +27,13 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FAULTS", "REFUSED_WORDS", "FakeLuma"]
+__all__ = ["FAULTS", "IMAGE_MODELS", "REFUSED_WORDS", "FakeLuma", "render_image"]
 
 FAULTS = ("500", "accepted_500", "slow", "drop", "lost", "429", "truncate")
 REFUSED_WORDS = ("forbidden", "blacklisted", "nsfw")
@@ -43,6 +47,7 @@ CONCEPTS = [
     "zoom_in",
     "static",
 ]
+IMAGE_MODELS = ("photon-1", "photon-flash-1")
 _ENUMS = {
     "model": ("ray-2", "ray-flash-2"),
     "aspect_ratio": ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"),
@@ -84,13 +89,22 @@ class FakeLuma:
         port: int = 0,
         state: str | Path | None = None,
         echo_key: bool = False,
+        videos: Mapping[str, str | Path | bytes] | None = None,
+        max_active_images: int = 40,
+        images_per_minute: int = 80,
     ) -> None:
         if video is None:
             from pixelnb.data import sample_clip
 
             video = sample_clip()
-        self.video = video if isinstance(video, bytes) else Path(video).read_bytes()
-        self.etag = '"' + hashlib.sha256(self.video).hexdigest()[:32] + '"'
+        self.video = _read(video)
+        self.etag = _etag(self.video)
+        # A generation whose prompt holds one of these words serves that video (the first
+        # word found), so a test of several actions gets a different clip for each.
+        self.videos = {k.lower(): _read(v) for k, v in (videos or {}).items()}
+        self.max_active_images = max_active_images
+        self.images_per_minute = images_per_minute
+        self.callbacks: list[tuple[str, str, int]] = []  # (generation id, state, status) delivered
         self.state_file = Path(state) if state is not None else None
         self.ranges: list[str | None] = []  # the Range header of every video download
         self.trickle = 0  # bytes per 50 ms for downloads (0: all at once): a slow server
@@ -114,7 +128,8 @@ class FakeLuma:
         self.statuses: Counter[int] = Counter()  # status codes answered
         self._rng = random.Random(seed)
         self._queued: deque[tuple[str, str]] = deque()  # (where, fault)
-        self._create_times: deque[float] = deque()
+        self._create_times: dict[str, deque[float]] = {"video": deque(), "image": deque()}
+        self._stopped = threading.Event()
         self._advanced = 0.0
         self._lock = threading.Lock()
         if self.state_file is not None and self.state_file.exists():
@@ -141,6 +156,7 @@ class FakeLuma:
 
     def stop(self) -> None:
         """Stop as a killed server would: no new connections, and the open ones cut."""
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
         self._server.drop_connections()
@@ -225,6 +241,13 @@ class FakeLuma:
                 )
             elif "gpu-fail" in prompt:
                 gen["state"], gen["failure_reason"] = "failed", "Job failed"
+            elif gen.get("generation_type") == "image":
+                gen["state"] = "completed"
+                ext = "jpg" if gen["request"].get("format") == "jpg" else "png"
+                gen["assets"] = {
+                    "video": None,
+                    "image": f"http://127.0.0.1:{self.port}/assets/{gen['id']}.{ext}",
+                }
             else:
                 gen["state"] = "completed"
                 gen["assets"] = {
@@ -240,8 +263,51 @@ class FakeLuma:
     def _public(gen: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in gen.items() if not k.startswith("_")}
 
-    def _active(self) -> int:
-        return sum(1 for g in self.generations.values() if self._state(g)["state"] in ("queued", "dreaming"))
+    def _active(self, kind: str = "video") -> int:
+        return sum(
+            1
+            for g in self.generations.values()
+            if g.get("generation_type", "video") == kind and self._state(g)["state"] in ("queued", "dreaming")
+        )
+
+    def _validate_image(self, body: dict[str, Any]) -> str | None:
+        """Photon's create: the SDK's fields and the documented limits."""
+        for name in ("prompt", "model", "aspect_ratio", "format", "callback_url"):
+            if name in body and body[name] is not None and not isinstance(body[name], str):
+                return f"Invalid {name}: must be a string, got {type(body[name]).__name__}"
+        if body.get("model") is None:
+            return "model is required"
+        if body["model"] not in IMAGE_MODELS:
+            return f"Invalid model: {body['model']!r}"
+        if "aspect_ratio" in body and body["aspect_ratio"] not in _ENUMS["aspect_ratio"]:
+            return f"Invalid aspect_ratio: {body['aspect_ratio']!r}"
+        if "format" in body and body["format"] not in ("jpg", "png"):
+            return f"Invalid format: {body['format']!r}"
+        prompt = body.get("prompt")
+        if not prompt and not body.get("modify_image_ref"):
+            return "Prompt is required"
+        if prompt is not None and not 3 <= len(prompt) <= 5000:
+            return "Prompt must be from 3 to 5000 characters"
+        for name in ("image_ref", "style_ref"):
+            refs = body.get(name)
+            if refs is None:
+                continue
+            if not isinstance(refs, list) or not all(_is_ref(r) for r in refs):
+                return f"Invalid {name}: must be a list of {{url, weight}} objects"
+            if len(refs) > 4:
+                return f"Too many {name} images: at most 4"
+        mod = body.get("modify_image_ref")
+        if mod is not None and not _is_ref(mod):
+            return "Invalid modify_image_ref: must be a {url, weight} object"
+        char = body.get("character_ref")
+        if char is not None:
+            ident = char.get("identity0") if isinstance(char, dict) else None
+            images = ident.get("images") if isinstance(ident, dict) else None
+            if not isinstance(images, list) or not images or not all(isinstance(u, str) for u in images):
+                return "Invalid character_ref: must be {identity0: {images: [url, ...]}}"
+            if len(images) > 4:
+                return "Too many character_ref images: at most 4"
+        return None
 
     def _validate(self, body: dict[str, Any]) -> str | None:
         problem = _check_types(body)
@@ -283,15 +349,15 @@ class FakeLuma:
                 return f"Unknown concept: {c!r}"
         return None
 
-    def _create(self, body: dict[str, Any], auth: str = "") -> dict[str, Any]:
+    def _create(self, body: dict[str, Any], auth: str = "", kind: str = "video") -> dict[str, Any]:
         gen_id = str(uuid.uuid4())
         request = dict(body)
-        request.setdefault("generation_type", "video")
+        request.setdefault("generation_type", kind)
         if self.echo_key:  # a careless server repeats the token in what it echoes
             request["note"] = f"created with {auth}"
         gen = {
             "id": gen_id,
-            "generation_type": "video",
+            "generation_type": kind,
             "state": "queued",
             "failure_reason": None,
             "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -300,11 +366,66 @@ class FakeLuma:
             "request": request,
             "_t0": self.now(),
         }
+        if kind == "video":
+            prompt = (body.get("prompt") or "").lower()
+            gen["_video"] = next((w for w in self.videos if w in prompt), None)
         self.generations[gen_id] = gen
         self.creates += 1
-        self._create_times.append(self.now())
+        self._create_times[kind].append(self.now())
         self._save()
+        url = body.get("callback_url")
+        if isinstance(url, str) and url:
+            threading.Thread(
+                target=self._deliver, args=(gen_id, url), name="fake-luma-callback", daemon=True
+            ).start()
         return gen
+
+    def video_of(self, gen: dict[str, Any]) -> bytes:
+        """The MP4 a video generation serves: the one its prompt's word maps to, or the default."""
+        word = gen.get("_video")
+        return self.videos.get(word, self.video) if word else self.video
+
+    # -- callbacks --------------------------------------------------------------------------------
+    def _deliver(self, gen_id: str, url: str) -> None:
+        """POST the generation to ``url`` on dreaming, completed and failed, as Luma does:
+        the Generation JSON as the body, 3 retries 100 ms apart if the answer is not 200,
+        5 s timeout each. Only loopback receivers are called (nothing leaves the machine)."""
+        import urllib.error
+        import urllib.request
+        from urllib.parse import urlsplit
+
+        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            return
+        sent = ""
+        while not self._stopped.is_set():
+            with self._lock:
+                gen = self.generations.get(gen_id)
+                public = self._public(self._state(gen)) if gen is not None else None
+            if public is None:
+                return
+            state = public["state"]
+            if state != sent and state in ("dreaming", "completed", "failed"):
+                body = json.dumps(public).encode()
+                for _attempt in range(4):
+                    req = urllib.request.Request(
+                        url, body, {"Content-Type": "application/json"}, method="POST"
+                    )
+                    try:
+                        with urllib.request.urlopen(req, timeout=5) as answer:
+                            status = answer.status
+                    except urllib.error.HTTPError as err:
+                        status = err.code
+                    except OSError:
+                        status = 0
+                    with self._lock:
+                        self.callbacks.append((gen_id, state, status))
+                    if status == 200:
+                        break
+                    time.sleep(0.1)
+                sent = state
+            if state in ("completed", "failed"):
+                return
+            self._stopped.wait(0.02)
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -416,6 +537,8 @@ class FakeLuma:
                 parts = [p for p in path.split("/") if p]
                 if method == "POST" and parts in (["generations"], ["generations", "video"]):
                     self._create_call()
+                elif method == "POST" and parts == ["generations", "image"]:
+                    self._create_call("image")
                 elif method == "GET" and parts == ["generations"]:
                     if self._pre_fault("list") == "answered":
                         return
@@ -443,7 +566,7 @@ class FakeLuma:
                 else:
                     self._error(404, "Not Found")
 
-            def _create_call(self) -> None:
+            def _create_call(self, kind: str = "video") -> None:
                 fault = self._pre_fault("create")
                 if fault == "answered":
                     return
@@ -454,20 +577,27 @@ class FakeLuma:
                     return
                 with fake._lock:
                     # Luma checks the request first: a bad one is a 400 even when limited.
-                    problem = fake._validate(body)
+                    problem = fake._validate_image(body) if kind == "image" else fake._validate(body)
                     now = fake.now()
-                    while fake._create_times and now - fake._create_times[0] >= 60.0:
-                        fake._create_times.popleft()
+                    times = fake._create_times[kind]
+                    while times and now - times[0] >= 60.0:
+                        times.popleft()
+                    # Photon and Ray have limits of their own (luma-api.md §2.6).
+                    per_minute, most = (
+                        (fake.images_per_minute, fake.max_active_images)
+                        if kind == "image"
+                        else (fake.creates_per_minute, fake.max_active)
+                    )
                     if problem:
                         limited = None
-                    elif len(fake._create_times) >= fake.creates_per_minute:
-                        limited = "Too many create requests: 20 per minute"
-                    elif fake._active() >= fake.max_active:
-                        limited = "Too many concurrent generations: 10"
+                    elif len(times) >= per_minute:
+                        limited = f"Too many create requests: {per_minute} per minute"
+                    elif fake._active(kind) >= most:
+                        limited = f"Too many concurrent generations: {most}"
                     else:
                         limited = None
                     auth = self.headers.get("Authorization", "")
-                    gen = fake._create(body, auth) if not limited and not problem else None
+                    gen = fake._create(body, auth, kind) if not limited and not problem else None
                     public = fake._public(gen) if gen else None
                 if problem:
                     self._error(400, problem)
@@ -514,12 +644,21 @@ class FakeLuma:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                m = re.fullmatch(r"/assets/([0-9a-f-]+)\.(mp4|jpg)", path)
+                m = re.fullmatch(r"/assets/([0-9a-f-]+)\.(mp4|jpg|png)", path)
                 with fake._lock:
                     gen = fake.generations.get(m.group(1)) if m else None
                     ready = gen is not None and fake._state(gen)["state"] == "completed"
-                if method not in ("GET", "HEAD") or not ready or m is None:
+                if method not in ("GET", "HEAD") or not ready or m is None or gen is None:
                     self._error(404, "Not Found")
+                    return
+                if gen.get("generation_type") == "image":
+                    picture = render_image(gen["id"], gen["request"])
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg" if m.group(2) == "jpg" else "image/png")
+                    self.send_header("Content-Length", str(len(picture)))
+                    self.end_headers()
+                    if method == "GET":
+                        self.wfile.write(picture)
                     return
                 if m.group(2) == "jpg":
                     self.send_response(200)
@@ -530,7 +669,8 @@ class FakeLuma:
                 fault = self._pre_fault("download") if method == "GET" else None
                 if fault == "answered":
                     return
-                data = fake.video
+                data = fake.video_of(gen)
+                etag = _etag(data)
                 n = len(data)
                 start, stop = 0, n  # the bytes sent: [start, stop)
                 ranged = False
@@ -538,7 +678,7 @@ class FakeLuma:
                 with fake._lock:
                     fake.ranges.append(asked or None)
                 if_range = self.headers.get("If-Range")
-                if asked and (if_range is None or if_range == fake.etag):
+                if asked and (if_range is None or if_range == etag):
                     rng = re.fullmatch(r"bytes=(\d*)-(\d*)", asked.strip())
                     if rng and (rng.group(1) or rng.group(2)):
                         a, b = rng.group(1), rng.group(2)
@@ -562,7 +702,7 @@ class FakeLuma:
                 body = data[start:stop]
                 self.send_header("Content-Type", "video/mp4")
                 self.send_header("Accept-Ranges", "bytes")
-                self.send_header("ETag", fake.etag)
+                self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if method == "HEAD":
@@ -616,6 +756,57 @@ class _QuietServer(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
+
+
+def _read(video: str | Path | bytes) -> bytes:
+    return video if isinstance(video, bytes) else Path(video).read_bytes()
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def _is_ref(ref: Any) -> bool:
+    return isinstance(ref, dict) and isinstance(ref.get("url"), str) and bool(ref["url"])
+
+
+IMAGE_SIZES = {"1:1": (512, 512), "16:9": (768, 432), "9:16": (432, 768), "4:3": (640, 480),
+               "3:4": (480, 640), "21:9": (840, 360), "9:21": (360, 840)}  # fmt: skip
+
+
+def render_image(gen_id: str, request: dict[str, Any]) -> bytes:
+    """What a Photon generation of the fake shows: a small pixel-art figure, its colours and
+    pose drawn from the generation id (so every generation differs), standing on a plain
+    backdrop (green when the prompt asks for a green backdrop), upscaled to the aspect
+    ratio's size; PNG, or JPEG for ``format="jpg"``."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(int(hashlib.sha256(gen_id.encode()).hexdigest()[:16], 16))
+    green = "green" in (request.get("prompt") or "").lower()
+    back = np.array([0, 255, 0] if green else rng.integers(150, 240, 3), np.uint8)
+    cells = np.empty((24, 24, 3), np.uint8)
+    cells[:] = back
+    skin, shirt, legs, hair = (rng.integers(20, 200, 3).astype(np.uint8) for _ in range(4))
+    arm = int(rng.integers(0, 3))
+    cells[3:5, 9:15] = hair  # hair
+    cells[5:9, 9:15] = skin  # head
+    cells[6, 10], cells[6, 13] = (20, 20, 20), (20, 20, 20)  # eyes
+    cells[9:16, 8:16] = shirt  # body
+    cells[10 + arm : 14 + arm, 6:8] = skin  # arms, raised by the pose
+    cells[10 + (2 - arm) : 14 + (2 - arm), 16:18] = skin
+    cells[16:22, 9:11] = legs  # legs
+    cells[16:22, 13:15] = legs
+    w, h = IMAGE_SIZES.get(request.get("aspect_ratio") or "16:9", IMAGE_SIZES["16:9"])
+    side = min(w, h)
+    figure = Image.fromarray(cells).resize((side, side), Image.Resampling.NEAREST)
+    canvas = Image.new("RGB", (w, h), tuple(int(v) for v in back))
+    canvas.paste(figure, ((w - side) // 2, (h - side) // 2))
+    buf = io.BytesIO()
+    canvas.save(buf, "JPEG" if request.get("format") == "jpg" else "PNG", quality=92)
+    return buf.getvalue()
 
 
 def _applies(fault: str, kind: str) -> bool:
