@@ -60,6 +60,8 @@ _LAZY = {
     "convert_many": "pixelnb.batch",
     "BatchResult": "pixelnb.batch",
     "sweep": "pixelnb.jobs",
+    "design": "pixelnb.jobs",
+    "animate": "pixelnb.jobs",
     "SpriteSet": "pixelnb.spriteset",
     "pixelate_set": "pixelnb.sets",
     "SweepResult": "pixelnb.jobs",
@@ -68,7 +70,18 @@ _LAZY = {
 if TYPE_CHECKING:
     from pixelnb import data
     from pixelnb.batch import BatchResult, convert_many
-    from pixelnb.jobs import Job, JobManager, SweepResult, bundle, credits, generate, resume, sweep
+    from pixelnb.jobs import (
+        Job,
+        JobManager,
+        SweepResult,
+        animate,
+        bundle,
+        credits,
+        design,
+        generate,
+        resume,
+        sweep,
+    )
     from pixelnb.options import PixelOptions
     from pixelnb.palette import PRESETS, Palette
     from pixelnb.pipeline import pixelate
@@ -131,10 +144,12 @@ __all__ = [
     "SweepResult",
     "VideoError",
     "__version__",
+    "animate",
     "bundle",
     "convert_many",
     "credits",
     "data",
+    "design",
     "generate",
     "pixelate",
     "pixelate_set",

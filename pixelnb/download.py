@@ -28,6 +28,7 @@ MAX_BYTES = 512 * 1024 * 1024  # a 9 s 4k clip is far smaller
 MAX_REDIRECTS = 5
 DEADLINE = 15 * 60.0  # seconds for the whole download, however the server trickles
 _TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
+IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
 
 class _Retry(Exception):
@@ -68,12 +69,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _publish(part: Path, folder: Path) -> Downloaded:
-    """Hash the part file and move it to ``<sha256>.mp4`` (an existing file of that name
-    is kept only if its content matches it)."""
+def _publish(part: Path, folder: Path, suffix: str = ".mp4") -> Downloaded:
+    """Hash the part file and move it to ``<sha256><suffix>`` (an existing file of that
+    name is kept only if its content matches it)."""
     sha = file_sha256(part)
     size = part.stat().st_size
-    final = folder / f"{sha}.mp4"
+    final = folder / f"{sha}{suffix}"
     if final.exists() and final.stat().st_size == size and file_sha256(final) == sha:
         part.unlink(missing_ok=True)
     else:
@@ -92,12 +93,14 @@ async def download(
     deadline: float = DEADLINE,
     attempts: int = 5,
     progress: Callable[[int, int | None], None] | None = None,
+    image: bool = False,
 ) -> Downloaded:
     """Download ``url`` into ``folder`` as ``<sha256>.mp4`` and return where it went.
 
     ``name`` names the part file (a job's id, so the download survives a restart of its
     process and resumes from where it stopped); by default it is unique to this call.
-    ``timeout`` bounds each read, ``deadline`` the whole download.
+    ``timeout`` bounds each read, ``deadline`` the whole download. ``image=True`` takes a
+    PNG, JPEG or WebP picture instead (a Photon generation), kept as ``<sha256>.png`` etc.
     """
     import httpx
 
@@ -116,6 +119,7 @@ async def download(
     backoff = Backoff(initial=0.2, maximum=10.0, jitter=0.0)
     started = time.monotonic()
     keep = False  # whether the part file is worth resuming from
+    suffix = ".mp4"
 
     def cleanup() -> None:
         part.unlink(missing_ok=True)
@@ -136,7 +140,7 @@ async def download(
         raise DownloadError(f"the video URL redirected more than {MAX_REDIRECTS} times (a redirect loop?)")
 
     async def run() -> None:
-        nonlocal written, total, etag, keep
+        nonlocal written, total, etag, keep, suffix
         async with httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0)) as http:
             for attempt in range(attempts):
                 headers = {"Range": f"bytes={written}-"} if written else {}
@@ -160,7 +164,14 @@ async def download(
                                 status_code=resp.status_code,
                             )
                         ctype = resp.headers.get("content-type", "").lower()
-                        if not ctype.startswith(_TYPES):
+                        if image:
+                            found = IMAGE_TYPES.get(ctype.split(";")[0].strip())
+                            if found is None:
+                                raise DownloadError(
+                                    f"the image URL sent {ctype or 'no content type'}, not an image"
+                                )
+                            suffix = found
+                        elif not ctype.startswith(_TYPES):
                             raise DownloadError(
                                 f"the video URL sent {ctype or 'no content type'}, not a video"
                             )
@@ -220,7 +231,7 @@ async def download(
         cleanup()
         raise DownloadError("the video URL sent an empty file")
     try:
-        got = _publish(part, folder)
+        got = _publish(part, folder, suffix)
     except OSError as exc:
         if DiskFull.caused(exc):
             cleanup()

@@ -11,6 +11,7 @@ instead of paying again (unless ``fresh=True``).
 """
 
 from pixelnb.jobs.api import bundle, credits, default_manager, generate, resume
+from pixelnb.jobs.character import ACTIONS, Design, SetJob, animate, design
 from pixelnb.jobs.events import JobEvent, Progress
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.manager import JOB_DEFAULTS, JobManager
@@ -18,17 +19,22 @@ from pixelnb.jobs.sweeps import SweepItem, SweepResult, sweep
 from pixelnb.options import PixelOptions
 
 __all__ = [
+    "ACTIONS",
     "JOB_DEFAULTS",
+    "Design",
     "Job",
     "JobEvent",
     "JobManager",
     "PixelOptions",
     "Progress",
+    "SetJob",
     "SweepItem",
     "SweepResult",
+    "animate",
     "bundle",
     "credits",
     "default_manager",
+    "design",
     "generate",
     "resume",
     "sweep",

@@ -99,6 +99,7 @@ class JobManager:
         client: LumaClient | None = None,
         poll: PollPolicy | None = None,
         max_active: int = 10,
+        max_active_images: int = 40,
         creates_per_minute: int = 20,
         timeout: float = 30.0,
         allow_http_loopback: bool | None = None,
@@ -111,6 +112,7 @@ class JobManager:
         )
         self.poll = poll or PollPolicy()
         self.max_active = max_active
+        self.max_active_images = max_active_images  # Photon allows 40 at once, Ray 10
         self.allow_http_loopback = (
             self.client.is_loopback if allow_http_loopback is None else allow_http_loopback
         )
@@ -120,7 +122,7 @@ class JobManager:
         self._jobs: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()
         self.owner = lease_owner()
         self.lease_seconds = lease_seconds
-        self._slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._slots: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Semaphore] = {}
         self._bg_loop: asyncio.AbstractEventLoop | None = None
         self._bg_thread: threading.Thread | None = None
         self._submit_lock = threading.RLock()
@@ -207,11 +209,12 @@ class JobManager:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _slot(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if loop not in self._slots:
-            self._slots[loop] = asyncio.Semaphore(self.max_active)
-        return self._slots[loop]
+    def _slot(self, kind: str = "video") -> asyncio.Semaphore:
+        key = (asyncio.get_running_loop(), kind)
+        if key not in self._slots:
+            most = self.max_active_images if kind == "image" else self.max_active
+            self._slots[key] = asyncio.Semaphore(most)
+        return self._slots[key]
 
     # -- submitting ------------------------------------------------------------------------------
     def submit(
@@ -527,7 +530,7 @@ class JobManager:
                 request_hash=rec.request_hash,
             )
         self.client.require_key()
-        async with self._slot():
+        async with self._slot(job.request.kind):
             if rec.luma_id:
                 gen = await self._get_patiently(job, asyncio.get_running_loop().time())
             else:
@@ -554,6 +557,7 @@ class JobManager:
             allow_http_loopback=self.allow_http_loopback,
             max_bytes=self.max_download_bytes,
             progress=lambda n, total: self._progress(job, "downloading", n / total if total else 0.5),
+            image=job.request.asset == "image",
         )
         self.store.update(job.id, video_path=str(got.path), video_sha256=got.sha256)
         job.video_path = got.path

@@ -57,6 +57,7 @@ class LumaClient:
         timeout: float = 30.0,
         read_retries: int = 6,
         creates_per_minute: int = 20,
+        image_creates_per_minute: int = 80,
         retry_wait: float = 1.0,
     ) -> None:
         self.__key = resolve_api_key(api_key)
@@ -64,10 +65,12 @@ class LumaClient:
         self.timeout = timeout
         self.read_retries = read_retries
         self.creates_per_minute = creates_per_minute
+        # Photon (images) has a budget of its own: 80 creates a minute (luma-api.md §2.6).
+        self.image_creates_per_minute = image_creates_per_minute
         self.retry_wait = retry_wait
         self._sdk: Any = None
         self._sdk_loop: Any = None
-        self._creates: collections.deque[float] = collections.deque()
+        self._creates: dict[str, collections.deque[float]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._create_lock: asyncio.Lock | None = None
 
@@ -198,20 +201,22 @@ class LumaClient:
         await self._read("ping", lambda: self.sdk().ping.check())
 
     # -- the one paid call ---------------------------------------------------------------
-    async def _pace_creates(self) -> None:
-        """Wait until one more create fits in the per-minute budget."""
+    async def _pace_creates(self, kind: str = "video") -> None:
+        """Wait until one more create of this kind fits in its per-minute budget."""
         if self._create_lock is None:
             self._create_lock = asyncio.Lock()
+        budget = self.image_creates_per_minute if kind == "image" else self.creates_per_minute
+        sent = self._creates.setdefault(kind, collections.deque())
         async with self._create_lock:
             now = time.monotonic()
-            while self._creates and now - self._creates[0] >= 60.0:
-                self._creates.popleft()
-            if len(self._creates) >= self.creates_per_minute:
-                wait = 60.0 - (now - self._creates[0])
-                log.info("create budget of %d a minute used; waiting %.1f s", self.creates_per_minute, wait)
+            while sent and now - sent[0] >= 60.0:
+                sent.popleft()
+            if len(sent) >= budget:
+                wait = 60.0 - (now - sent[0])
+                log.info("%s create budget of %d a minute used; waiting %.1f s", kind, budget, wait)
                 await asyncio.sleep(wait)
-                self._creates.popleft()
-            self._creates.append(time.monotonic())
+                sent.popleft()
+            sent.append(time.monotonic())
 
     async def find(
         self, request: GenerationRequest, since: float, exclude: set[str] | frozenset[str] = frozenset()
@@ -229,7 +234,10 @@ class LumaClient:
     def _creator(self, request: GenerationRequest) -> Callable[..., Awaitable[Any]]:
         """The SDK call that creates a generation of the request's kind."""
         sdk = self.sdk()
-        creators: dict[str, Callable[..., Awaitable[Any]]] = {"video": sdk.generations.create}
+        creators: dict[str, Callable[..., Awaitable[Any]]] = {
+            "video": sdk.generations.create,
+            "image": sdk.generations.image.create,
+        }
         try:
             return creators[request.kind]
         except KeyError:
@@ -257,7 +265,7 @@ class LumaClient:
             if found is not None:
                 return found
         for attempt in range(attempts):
-            await self._pace_creates()
+            await self._pace_creates(request.kind)
             started = time.monotonic()
             try:
                 gen = await self._call(lambda: self._creator(request)(**body))

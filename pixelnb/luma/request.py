@@ -16,10 +16,12 @@ from pixelnb.errors import RequestError
 __all__ = [
     "ASPECT_RATIOS",
     "DURATIONS",
+    "IMAGE_MODELS",
     "MODELS",
     "REQUEST_KINDS",
     "RESOLUTIONS",
     "GenerationRequest",
+    "ImageRequest",
     "normalize_keyframes",
     "request_from_json",
 ]
@@ -223,8 +225,147 @@ class GenerationRequest:
         return cls(**d)
 
 
+def _refs(name: str, value: Any, most: int = 4) -> tuple[tuple[str, float], ...]:
+    """Image references as ((url, weight), ...): URLs, (url, weight) pairs or {url, weight}."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, (str, Mapping)) else value
+    if not isinstance(items, Sequence):
+        raise RequestError(f"{name} takes image URLs (at most {most}), not {value!r}")
+    out = []
+    for item in items:
+        url, weight = item, 1.0
+        if isinstance(item, Mapping):
+            url, weight = item.get("url"), item.get("weight", 1.0)
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            url, weight = item
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise RequestError(
+                f"{name} takes public http(s) image URLs (Luma cannot read local files), not {url!r}"
+            )
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise RequestError(f"{name} weights are from 0 to 1, not {weight!r}")
+        out.append((url, float(weight)))
+    if len(out) > most:
+        raise RequestError(f"{name} takes at most {most} images, got {len(out)}")
+    return tuple(out)
+
+
+IMAGE_MODELS = ("photon-1", "photon-flash-1")
+# About the size (w, h) of a Photon image; only _check_fits reads it (pixelnb only shrinks).
+_IMAGE_SHORT_SIDE = 768
+
+
+@dataclass(frozen=True)
+class ImageRequest(GenerationRequest):
+    """One Photon image generation (``POST /generations/image``): a prompt, a model, an
+    aspect ratio and optional references (``image_ref``, ``style_ref``, ``character_ref``,
+    ``modify_image_ref``) as public URLs. ``take`` tells candidates of one prompt apart:
+    it is part of the request's key (so each is paid for once) but is not sent."""
+
+    kind: ClassVar[str] = "image"
+    asset: ClassVar[str] = "image"
+
+    model: str = "photon-1"
+    image_ref: tuple[tuple[str, float], ...] = ()
+    style_ref: tuple[tuple[str, float], ...] = ()
+    character_ref: tuple[str, ...] = ()
+    modify_image_ref: tuple[str, float] | None = None
+    take: int = 0
+
+    @classmethod
+    def build_image(
+        cls,
+        prompt: str | None,
+        *,
+        model: str = "photon-1",
+        aspect_ratio: str = "1:1",
+        image_ref: Any = None,
+        style_ref: Any = None,
+        character_ref: Any = None,
+        modify_image_ref: Any = None,
+        take: int = 0,
+    ) -> ImageRequest:
+        """Normalise and validate what a person passes; raises :class:`RequestError`."""
+        if prompt is not None and not isinstance(prompt, str):
+            raise RequestError(f"the prompt must be text, not {type(prompt).__name__}")
+        for name, value in (("model", model), ("aspect_ratio", aspect_ratio)):
+            if not isinstance(value, str):
+                raise RequestError(f"{name} must be text, not {value!r}")
+        chars = _refs("character_ref", character_ref)
+        mods = _refs("modify_image_ref", modify_image_ref, most=1)
+        req = cls(
+            prompt=prompt.strip() if isinstance(prompt, str) else prompt,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            image_ref=_refs("image_ref", image_ref),
+            style_ref=_refs("style_ref", style_ref),
+            character_ref=tuple(url for url, _ in chars),
+            modify_image_ref=mods[0] if mods else None,
+            take=take,
+        )
+        req.validate()
+        return req
+
+    def validate(self) -> None:
+        if self.model not in IMAGE_MODELS:
+            raise RequestError(f"unknown model {self.model!r}; choose one of: {', '.join(IMAGE_MODELS)}")
+        if self.aspect_ratio not in ASPECT_RATIOS:
+            raise RequestError(
+                f"unknown aspect_ratio {self.aspect_ratio!r}; choose one of: {', '.join(ASPECT_RATIOS)}"
+            )
+        if not self.prompt and self.modify_image_ref is None:
+            raise RequestError("a prompt is required (or an image to modify)")
+        if self.prompt and not 3 <= len(self.prompt) <= 5000:
+            raise RequestError("the prompt must be from 3 to 5000 characters")
+        if isinstance(self.take, bool) or not isinstance(self.take, int) or self.take < 0:
+            raise RequestError(f"take must be a whole number of 0 or more, not {self.take!r}")
+
+    def frame_size(self) -> tuple[int, int]:
+        a, b = (int(v) for v in self.aspect_ratio.split(":"))
+        long = round(_IMAGE_SHORT_SIDE * max(a, b) / min(a, b))
+        return (long, _IMAGE_SHORT_SIDE) if a >= b else (_IMAGE_SHORT_SIDE, long)
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "aspect_ratio": self.aspect_ratio}
+        if self.prompt:
+            body["prompt"] = self.prompt
+        if self.image_ref:
+            body["image_ref"] = [{"url": u, "weight": w} for u, w in self.image_ref]
+        if self.style_ref:
+            body["style_ref"] = [{"url": u, "weight": w} for u, w in self.style_ref]
+        if self.character_ref:
+            body["character_ref"] = {"identity0": {"images": list(self.character_ref)}}
+        if self.modify_image_ref:
+            body["modify_image_ref"] = {"url": self.modify_image_ref[0], "weight": self.modify_image_ref[1]}
+        return body
+
+    def key(self) -> str:
+        blob = json.dumps({**self.to_api(), "take": self.take}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def matches(self, echoed: Mapping[str, Any] | None) -> bool:
+        if not echoed:
+            return False
+        return all(echoed.get(k) == v for k, v in self.to_api().items())
+
+    @classmethod
+    def from_json(cls, text: str) -> ImageRequest:
+        d = json.loads(text)
+        d["concepts"] = tuple(d.get("concepts") or ())
+        for name in ("image_ref", "style_ref"):
+            d[name] = tuple(tuple(x) for x in d.get(name) or ())
+        d["character_ref"] = tuple(d.get("character_ref") or ())
+        if d.get("modify_image_ref") is not None:
+            d["modify_image_ref"] = tuple(d["modify_image_ref"])
+        return cls(**d)
+
+
 # Every kind of work the job layer can follow, by the name the store records.
-REQUEST_KINDS: dict[str, type[GenerationRequest]] = {GenerationRequest.kind: GenerationRequest}
+REQUEST_KINDS: dict[str, type[GenerationRequest]] = {
+    GenerationRequest.kind: GenerationRequest,
+    ImageRequest.kind: ImageRequest,
+}
 
 
 def request_from_json(kind: str, text: str) -> GenerationRequest:
