@@ -1,4 +1,4 @@
-"""The ``pixelnb`` command: convert, sheet, demo, generate, jobs, bundle and fake-luma.
+"""The ``pixelnb`` command: convert, sheet, demo, generate, character, jobs, bundle and fake-luma.
 
 ``convert`` and ``demo`` import only the pipeline (numpy, PyAV, Pillow), never the
 notebook or network layers, so start-up stays a small part of a conversion; the Luma
@@ -109,6 +109,11 @@ def _add_pixel_options(p: argparse.ArgumentParser, grid_default: str = "off") ->
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+# The preset actions of `pixelnb character` (pixelnb.jobs.character.ACTIONS), named here so
+# that --help does not load the job layer.
+ACTION_NAMES = ("idle", "walk", "run", "jump", "attack")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2."""
 
@@ -188,6 +193,28 @@ def _parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="list the job store, or resume its unfinished jobs")
     jobs.add_argument("action", nargs="?", default="list", choices=("list", "resume"))
     jobs.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
+
+    char = sub.add_parser(
+        "character", help="design a character with Photon, animate it with Ray, write one sprite sheet"
+    )
+    char.add_argument("prompt", help='who, e.g. "a knight in silver armour"')
+    char.add_argument(
+        "-o", "--output", required=True, help=".png (sheet + .json), .tres (+ .png) or a folder"
+    )
+    char.add_argument(
+        "--actions", default="idle,walk", help=f"comma-separated, from: {', '.join(ACTION_NAMES)}"
+    )
+    char.add_argument("--n", type=int, default=4, help="candidates to design (default 4)")
+    char.add_argument("--pick", type=int, default=0, help="which candidate to animate (default 0)")
+    char.add_argument("--image-model", default="photon-1", choices=("photon-1", "photon-flash-1"))
+    char.add_argument("--model", default="ray-2", choices=("ray-2", "ray-flash-2"))
+    char.add_argument("--duration", default="5s", choices=("5s", "9s"))
+    char.add_argument("--resolution", default="540p", choices=("540p", "720p", "1080p", "4k"))
+    char.add_argument("--godot", action="store_true", help="with a .png output, also write the Godot .tres")
+    char.add_argument("--yes", action="store_true", help="spend without asking")
+    char.add_argument("--store", default=None, help="the job store file (default: the per-user cache)")
+    _add_pixel_options(char, grid_default="auto")
+    char.set_defaults(background="auto")
 
     sheet = sub.add_parser(
         "sheet", help="several animations of one character as one sprite sheet (+ JSON, + Godot .tres)"
@@ -491,6 +518,86 @@ def _jobs(args: argparse.Namespace, bar: ProgressBar) -> int:
     return asyncio.run(run())
 
 
+def _confirm(what: str, yes: bool) -> None:
+    """Ask before spending; without a terminal, --yes is needed."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise OptionError(f"this will {what}; add --yes to confirm")
+    answer = input(f"This will {what}. Go on? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise OptionError("stopped before spending anything")
+
+
+def _character(args: argparse.Namespace, bar: ProgressBar) -> int:
+    """pixelnb character: design, pick, animate, write the set (saying the cost first)."""
+    from pixelnb.jobs import JobManager
+    from pixelnb.jobs.character import action_prompts, animate, design
+    from pixelnb.luma import GenerationRequest, ImageRequest
+    from pixelnb.replay import active_bundle, is_offline
+
+    out = Path(args.output)
+    if out.suffix.lower() not in ("", ".png", ".tres"):
+        raise OptionError(f"a character is written as .png, .tres or a folder, not {out.suffix!r}")
+    if args.godot and out.suffix.lower() != ".png":
+        raise OptionError("--godot writes a .tres beside a .png sheet: give -o NAME.png")
+    if out.suffix and not out.parent.exists():
+        raise OptionError(f"the folder {str(out.parent)!r} does not exist; create it first")
+    if not 0 <= args.pick < args.n:
+        raise OptionError(f"--pick must be from 0 to {args.n - 1} (there are {args.n} candidates)")
+    actions = [a.strip() for a in args.actions.split(",") if a.strip()]
+    opts = _pixel_options(args)
+    opts.check_output(args.scale)
+    # Everything that can be checked is checked before the first generation is paid for.
+    prompts = action_prompts(actions, args.prompt, args.background)
+    ImageRequest.build_image(args.prompt, model=args.image_model)
+    for text in prompts.values():
+        GenerationRequest.build(
+            text, model=args.model, duration=args.duration, resolution=args.resolution,
+            loop=True, keyframes={"frame0": "https://example.org/character.png"},
+        )  # fmt: skip
+    manager = JobManager(args.store)
+    count = args.n + len(actions)
+    what = (
+        f"ask Luma for up to {count} generations ({args.n} Photon images, {len(actions)} Ray videos: "
+        f"{', '.join(actions)}); any already in the job store are reused, not paid again"
+    )
+    offline = is_offline() or active_bundle() is not None
+    before = None if offline else manager.run(manager.credits())
+    if before is not None:
+        what += f"; your balance is {before:.0f} credits"
+    print(f"pixelnb: {what}", file=sys.stderr)
+    _confirm(what, args.yes)
+    candidates = design(args.prompt, n=args.n, model=args.image_model, pixel=opts, manager=manager)
+    chosen = candidates.pick(args.pick).job
+    chosen.result()
+    print(
+        f"designed {args.n} candidates; animating candidate {args.pick} ({chosen.video_url})", file=sys.stderr
+    )
+    set_job = animate(
+        candidates, actions=actions, model=args.model, duration=args.duration,
+        resolution=args.resolution, background=args.background, pixel=opts, manager=manager,
+    )  # fmt: skip
+    hero = set_job.result()
+    written = [hero.save(out, scale=args.scale)]
+    if args.godot:
+        written.append(hero.save(out.with_suffix(".tres"), scale=args.scale))
+    bar.close()
+    for path in written:
+        print(path)
+    if set_job.failed:
+        print(f"pixelnb: {set_job.report()}", file=sys.stderr)
+    after = None if offline else manager.run(manager.credits())
+    spent = (
+        f"; balance {after:.0f} credits (was {before:.0f})"
+        if after is not None and before is not None
+        else ""
+    )
+    print(f"{hero!r}{spent}", file=sys.stderr)
+    manager.close()
+    return 1 if set_job.failed else 0
+
+
 def _sheet(args: argparse.Namespace, bar: ProgressBar) -> int:
     """pixelnb sheet: one SpriteSet from NAME=VIDEO pairs, written as asked."""
     from pixelnb.sets import pixelate_set
@@ -640,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bundle(args)
         elif args.command == "sheet":
             return _sheet(args, bar)
+        elif args.command == "character":
+            return _character(args, bar)
         else:
             return _fake_luma(args)
     except PixelnbError as exc:

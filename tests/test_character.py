@@ -166,3 +166,42 @@ def test_images_are_paced_by_photons_budget_not_rays(fake, monkeypatch):
 
     asyncio.run(go())
     assert np.all(np.array(slept) > 0)
+
+
+def test_the_character_command_says_the_cost_and_asks_first(studio_fake, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from pixelnb.cli import ACTION_NAMES
+
+    assert tuple(ACTIONS) == ACTION_NAMES
+    env = {
+        **os.environ,
+        "LUMAAI_BASE_URL": studio_fake.base_url,
+        "LUMAAI_API_KEY": TEST_KEY,
+        "PIXELNB_CACHE": str(tmp_path / "cache"),
+    }
+
+    def run(*args):
+        cmd = [sys.executable, "-m", "pixelnb", "character", *args]
+        return subprocess.run(
+            cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120
+        )
+
+    out = tmp_path / "knight.png"
+    args = ["a knight in silver armour", "--actions", "idle,walk", "-o", str(out), "--n", "2", "--size", "32"]
+    r = run(*args)
+    assert r.returncode == 2 and "ask Luma for up to 4 generations (2 Photon images, 2 Ray videos" in r.stderr
+    assert "add --yes to confirm" in r.stderr and studio_fake.creates == 0
+    r = run(*args, "--pick", "1", "--godot", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(out), str(out.with_suffix(".tres"))]
+    assert "balance" in r.stderr and studio_fake.creates == 4
+    assert TEST_KEY not in r.stdout + r.stderr
+    r = run(*args, "--pick", "1", "--yes")  # the same again: nothing new is paid for
+    assert r.returncode == 0 and studio_fake.creates == 4
+    r = run("a knight", "--actions", "idle,dance", "-o", str(out), "--yes")
+    assert (
+        r.returncode == 2 and "unknown action 'dance'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    )
