@@ -158,3 +158,55 @@ def test_callbacks_go_to_loopback_only(fake, sdk):
     sdk.generations.create(model="ray-2", prompt="a cat walking", callback_url="https://example.org/hook")
     fake.advance(fake.queue_seconds + fake.dream_seconds + 1)
     assert fake.callbacks == []
+
+
+def test_the_sdk_exercises_every_method_against_the_fake(fake, sdk):
+    video = sdk.generations.create(model="ray-2", prompt="a cat walking in a garden")
+    also = sdk.generations.video.create(model="ray-flash-2", prompt="a dog running", aspect_ratio="16:9")
+    with pytest.raises(lumaai.BadRequestError, match="not a completed video"):
+        sdk.generations.upscale(video.id, resolution="1080p")
+    done = finish(fake, sdk, video.id)
+    url = done.assets.video
+    made = {
+        "upscale": sdk.generations.upscale(done.id, resolution="1080p", generation_type="upscale_video"),
+        "audio": sdk.generations.audio(done.id, prompt="footsteps", negative_prompt="music"),
+        "modify": sdk.generations.video.modify(
+            generation_type="modify_video", media={"url": url}, mode="adhere_1", model="ray-2",
+            prompt="redrawn as pixel art", first_frame={"url": "https://example.org/first.png"},
+        ),
+        "video reframe": sdk.generations.video.reframe(
+            generation_type="reframe_video", media={"url": url}, model="ray-flash-2", aspect_ratio="9:16",
+            grid_position_x=10, grid_position_y=20, resized_width=540, resized_height=960,
+        ),
+        "image": sdk.generations.image.create(model="photon-flash-1", prompt="a cat, pixel art"),
+        "image reframe": sdk.generations.image.reframe(
+            generation_type="reframe_image", media={"url": "https://example.org/cat.png"}, model="photon-1",
+            aspect_ratio="16:9", format="png",
+        ),
+    }  # fmt: skip
+    assert len({g.id for g in made.values()} | {video.id, also.id}) == 8  # each is a new generation
+    fake.advance(fake.queue_seconds + fake.dream_seconds + 1)
+    for what, gen in made.items():
+        got = sdk.generations.get(gen.id)
+        assert got.state == "completed", what
+        asset = got.assets.image if what.startswith("image") else got.assets.video
+        r = httpx.get(asset)
+        assert r.status_code == 200 and len(r.content) > 100, what
+        if what in ("upscale", "audio"):
+            assert r.content == httpx.get(url).content  # the source generation's video
+    listed = sdk.generations.list(limit=5, offset=0)
+    assert listed.count == 8 and len(listed.generations) == 5 and listed.has_more
+    assert "dolly_zoom" in sdk.generations.concepts.list()
+    assert sdk.credits.get().credit_balance > 0
+    sdk.ping.check()
+    sdk.generations.delete(also.id)
+    with pytest.raises(lumaai.NotFoundError):
+        sdk.generations.get(also.id)
+    with pytest.raises(lumaai.BadRequestError, match="Invalid mode"):
+        sdk.generations.video.modify(
+            generation_type="modify_video", media={"url": url}, mode="wild", model="ray-2"
+        )
+    with pytest.raises(lumaai.BadRequestError, match="Invalid model"):
+        sdk.generations.image.reframe(
+            generation_type="reframe_image", media={"url": url}, model="ray-2", aspect_ratio="1:1"
+        )

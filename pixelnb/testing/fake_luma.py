@@ -1,6 +1,7 @@
 """A loopback HTTP fake of Luma's Dream Machine API, faithful to its documented contract.
 
-It serves ``/dream-machine/v1`` on 127.0.0.1: both video create paths, Photon image
+It serves ``/dream-machine/v1`` on 127.0.0.1: both video create paths, video modify
+and reframe, upscale and audio (each a new generation), image reframe, Photon image
 create (a rendered PNG/JPEG per generation, with Photon's own limits of 40 concurrent and
 80 creates a minute), get, list, delete, credits, concepts and ping; ``callback_url``
 delivery (the generation POSTed on dreaming, completed and failed, to loopback receivers
@@ -48,6 +49,8 @@ CONCEPTS = [
     "static",
 ]
 IMAGE_MODELS = ("photon-1", "photon-flash-1")
+IMAGE_KINDS = ("image", "reframe_image")  # the generation types whose result is a picture
+MODIFY_MODES = tuple(f"{m}_{i}" for m in ("adhere", "flex", "reimagine") for i in (1, 2, 3))
 _ENUMS = {
     "model": ("ray-2", "ray-flash-2"),
     "aspect_ratio": ("1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"),
@@ -241,7 +244,7 @@ class FakeLuma:
                 )
             elif "gpu-fail" in prompt:
                 gen["state"], gen["failure_reason"] = "failed", "Job failed"
-            elif gen.get("generation_type") == "image":
+            elif gen.get("generation_type") in IMAGE_KINDS:
                 gen["state"] = "completed"
                 ext = "jpg" if gen["request"].get("format") == "jpg" else "png"
                 gen["assets"] = {
@@ -263,11 +266,13 @@ class FakeLuma:
     def _public(gen: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in gen.items() if not k.startswith("_")}
 
-    def _active(self, kind: str = "video") -> int:
+    def _active(self, bucket: str = "video") -> int:
+        """Unfinished generations of one limit: Photon's ("image") or Ray's ("video")."""
         return sum(
             1
             for g in self.generations.values()
-            if g.get("generation_type", "video") == kind and self._state(g)["state"] in ("queued", "dreaming")
+            if ("image" if g.get("generation_type", "video") in IMAGE_KINDS else "video") == bucket
+            and self._state(g)["state"] in ("queued", "dreaming")
         )
 
     def _validate_image(self, body: dict[str, Any]) -> str | None:
@@ -349,7 +354,39 @@ class FakeLuma:
                 return f"Unknown concept: {c!r}"
         return None
 
-    def _create(self, body: dict[str, Any], auth: str = "", kind: str = "video") -> dict[str, Any]:
+    def _validate_other(self, kind: str, body: dict[str, Any], source: str | None) -> str | None:
+        """Upscale, audio, video modify and reframe, image reframe: the SDK's required fields."""
+        if source is not None:  # upscale and audio work on a finished video generation
+            ref = self.generations.get(source)
+            if ref is None:
+                return f"Generation {source} not found"
+            if self._state(ref)["state"] != "completed" or ref.get("generation_type") in IMAGE_KINDS:
+                return f"Generation {source} is not a completed video"
+            if kind == "upscale_video" and body.get("resolution") not in (None, *_ENUMS["resolution"]):
+                return f"Invalid resolution: {body.get('resolution')!r}"
+            for name in ("prompt", "negative_prompt", "callback_url"):
+                if name in body and not isinstance(body[name], str):
+                    return f"Invalid {name}: must be a string"
+            return None
+        if body.get("generation_type") != kind:
+            return f"generation_type must be {kind!r}"
+        media = body.get("media")
+        if not _is_ref(media):
+            return "media must be an object with a url"
+        models = IMAGE_MODELS if kind == "reframe_image" else _ENUMS["model"]
+        if body.get("model") not in models:
+            return f"Invalid model: {body.get('model')!r}"
+        if kind == "modify_video" and body.get("mode") not in MODIFY_MODES:
+            return f"Invalid mode: {body.get('mode')!r}"
+        if kind != "modify_video" and body.get("aspect_ratio") not in _ENUMS["aspect_ratio"]:
+            return f"Invalid aspect_ratio: {body.get('aspect_ratio')!r}"
+        if "first_frame" in body and not _is_ref(body["first_frame"]):
+            return "first_frame must be an object with a url"
+        return None
+
+    def _create(
+        self, body: dict[str, Any], auth: str = "", kind: str = "video", source: str | None = None
+    ) -> dict[str, Any]:
         gen_id = str(uuid.uuid4())
         request = dict(body)
         request.setdefault("generation_type", kind)
@@ -357,7 +394,8 @@ class FakeLuma:
             request["note"] = f"created with {auth}"
         gen = {
             "id": gen_id,
-            "generation_type": kind,
+            # The SDK's Generation says "video" or "image"; the echoed request names the kind.
+            "generation_type": "image" if kind in IMAGE_KINDS else "video",
             "state": "queued",
             "failure_reason": None,
             "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -366,12 +404,14 @@ class FakeLuma:
             "request": request,
             "_t0": self.now(),
         }
-        if kind == "video":
+        if source is not None:
+            gen["_source"] = source
+        if kind not in IMAGE_KINDS:
             prompt = (body.get("prompt") or "").lower()
             gen["_video"] = next((w for w in self.videos if w in prompt), None)
         self.generations[gen_id] = gen
         self.creates += 1
-        self._create_times[kind].append(self.now())
+        self._create_times["image" if kind in IMAGE_KINDS else "video"].append(self.now())
         self._save()
         url = body.get("callback_url")
         if isinstance(url, str) and url:
@@ -381,7 +421,11 @@ class FakeLuma:
         return gen
 
     def video_of(self, gen: dict[str, Any]) -> bytes:
-        """The MP4 a video generation serves: the one its prompt's word maps to, or the default."""
+        """The MP4 a video generation serves: an upscale's or audio's source video, else
+        the one its prompt's word maps to, or the default."""
+        source = self.generations.get(gen.get("_source") or "")
+        if source is not None:
+            return self.video_of(source)
         word = gen.get("_video")
         return self.videos.get(word, self.video) if word else self.video
 
@@ -539,6 +583,21 @@ class FakeLuma:
                     self._create_call()
                 elif method == "POST" and parts == ["generations", "image"]:
                     self._create_call("image")
+                elif method == "POST" and parts == ["generations", "image", "reframe"]:
+                    self._create_call("reframe_image")
+                elif (
+                    method == "POST"
+                    and parts[:2] == ["generations", "video"]
+                    and parts[2:] in (["modify"], ["reframe"])
+                ):
+                    self._create_call(f"{parts[2]}_video")
+                elif (
+                    method == "POST"
+                    and len(parts) == 3
+                    and parts[0] == "generations"
+                    and parts[2] in ("upscale", "audio")
+                ):
+                    self._create_call("upscale_video" if parts[2] == "upscale" else "add_audio", parts[1])
                 elif method == "GET" and parts == ["generations"]:
                     if self._pre_fault("list") == "answered":
                         return
@@ -566,7 +625,7 @@ class FakeLuma:
                 else:
                     self._error(404, "Not Found")
 
-            def _create_call(self, kind: str = "video") -> None:
+            def _create_call(self, kind: str = "video", source: str | None = None) -> None:
                 fault = self._pre_fault("create")
                 if fault == "answered":
                     return
@@ -577,27 +636,33 @@ class FakeLuma:
                     return
                 with fake._lock:
                     # Luma checks the request first: a bad one is a 400 even when limited.
-                    problem = fake._validate_image(body) if kind == "image" else fake._validate(body)
+                    if kind == "image":
+                        problem = fake._validate_image(body)
+                    elif kind == "video":
+                        problem = fake._validate(body)
+                    else:
+                        problem = fake._validate_other(kind, body, source)
+                    bucket = "image" if kind in IMAGE_KINDS else "video"
                     now = fake.now()
-                    times = fake._create_times[kind]
+                    times = fake._create_times[bucket]
                     while times and now - times[0] >= 60.0:
                         times.popleft()
                     # Photon and Ray have limits of their own (luma-api.md §2.6).
                     per_minute, most = (
                         (fake.images_per_minute, fake.max_active_images)
-                        if kind == "image"
+                        if bucket == "image"
                         else (fake.creates_per_minute, fake.max_active)
                     )
                     if problem:
                         limited = None
                     elif len(times) >= per_minute:
                         limited = f"Too many create requests: {per_minute} per minute"
-                    elif fake._active(kind) >= most:
+                    elif fake._active(bucket) >= most:
                         limited = f"Too many concurrent generations: {most}"
                     else:
                         limited = None
                     auth = self.headers.get("Authorization", "")
-                    gen = fake._create(body, auth, kind) if not limited and not problem else None
+                    gen = fake._create(body, auth, kind, source) if not limited and not problem else None
                     public = fake._public(gen) if gen else None
                 if problem:
                     self._error(400, problem)
@@ -651,7 +716,7 @@ class FakeLuma:
                 if method not in ("GET", "HEAD") or not ready or m is None or gen is None:
                     self._error(404, "Not Found")
                     return
-                if gen.get("generation_type") == "image":
+                if gen.get("generation_type") in IMAGE_KINDS:
                     picture = render_image(gen["id"], gen["request"])
                     self.send_response(200)
                     self.send_header("Content-Type", "image/jpeg" if m.group(2) == "jpg" else "image/png")
