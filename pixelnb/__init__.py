@@ -62,6 +62,7 @@ _LAZY = {
     "sweep": "pixelnb.jobs",
     "design": "pixelnb.jobs",
     "animate": "pixelnb.jobs",
+    "restyle": "pixelnb.jobs",
     "SpriteSet": "pixelnb.spriteset",
     "pixelate_set": "pixelnb.sets",
     "SweepResult": "pixelnb.jobs",
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         credits,
         design,
         generate,
+        restyle,
         resume,
         sweep,
     )
@@ -155,6 +157,7 @@ __all__ = [
     "pixelate_set",
     "probe",
     "provenance",
+    "restyle",
     "resume",
     "sample",
     "sweep",

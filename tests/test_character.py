@@ -205,3 +205,28 @@ def test_the_character_command_says_the_cost_and_asks_first(studio_fake, tmp_pat
     assert (
         r.returncode == 2 and "unknown action 'dance'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     )
+
+
+def test_restyle_redraws_a_generation_luma_has_and_refuses_a_local_file(studio_fake, make_manager, tmp_path):
+    from pixelnb.jobs import generate, restyle
+
+    m = make(make_manager, studio_fake, tmp_path)
+    original = generate("a cat walking in a garden", manager=m, pixel=PIXEL)
+    original.result(30)
+    job = restyle(original, "redrawn as 16-bit pixel art", mode="adhere_2", manager=m, pixel=PIXEL)
+    sprite = job.result(30)
+    assert isinstance(sprite, pixelnb.Sprite) and studio_fake.creates == 2
+    (gen,) = [
+        g for g in studio_fake.generations.values() if g["request"].get("generation_type") == "modify_video"
+    ]
+    assert gen["request"]["media"] == {"url": original.video_url} and gen["request"]["mode"] == "adhere_2"
+    assert pixelnb.provenance(sprite.save(tmp_path / "r.gif"))["generation"]["kind"] == "modify_video"
+    restyle(
+        original.video_url, "redrawn as 16-bit pixel art", mode="adhere_2", manager=m, pixel=PIXEL
+    ).result(30)
+    assert studio_fake.creates == 2  # the same request again: reused
+    with pytest.raises(RequestError, match="local file must be uploaded"):
+        restyle(str(tmp_path / "mine.mp4"), "as pixel art", manager=m)
+    with pytest.raises(RequestError, match="unknown mode"):
+        restyle(original, "as pixel art", mode="wild", manager=m)
+    assert studio_fake.creates == 2

@@ -61,7 +61,7 @@ def test_all_is_exactly_the_public_api():
         "SweepResult", "VideoError",
         "__version__", "animate", "bundle", "convert_many", "credits", "data", "design", "generate",
         "pixelate",
-        "pixelate_set", "probe",
+        "pixelate_set", "probe", "restyle",
         "provenance",
         "resume", "sample", "sweep", "use_bundle",
     }  # fmt: skip

@@ -11,7 +11,7 @@ instead of paying again (unless ``fresh=True``).
 """
 
 from pixelnb.jobs.api import bundle, credits, default_manager, generate, resume
-from pixelnb.jobs.character import ACTIONS, Design, SetJob, animate, design
+from pixelnb.jobs.character import ACTIONS, Design, SetJob, animate, design, restyle
 from pixelnb.jobs.events import JobEvent, Progress
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.manager import JOB_DEFAULTS, JobManager
@@ -36,6 +36,7 @@ __all__ = [
     "default_manager",
     "design",
     "generate",
+    "restyle",
     "resume",
     "sweep",
 ]

@@ -19,13 +19,22 @@ from pixelnb.errors import OptionError, PixelnbError, RequestError
 from pixelnb.jobs.api import default_manager
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.manager import JOB_DEFAULTS, JobManager, _check_fits, generation_record
-from pixelnb.luma import GenerationRequest, ImageRequest
+from pixelnb.luma import GenerationRequest, ImageRequest, ModifyRequest
 from pixelnb.matte import parse_background
 from pixelnb.options import PixelOptions
 from pixelnb.sprite import Sprite
 from pixelnb.spriteset import SpriteSet
 
-__all__ = ["ACTIONS", "DESIGN_DEFAULTS", "Design", "SetJob", "action_prompts", "animate", "design"]
+__all__ = [
+    "ACTIONS",
+    "DESIGN_DEFAULTS",
+    "Design",
+    "SetJob",
+    "action_prompts",
+    "animate",
+    "design",
+    "restyle",
+]
 
 # A prompt template per action: side view, the whole body, a plain backdrop, a cycle.
 ACTIONS: dict[str, str] = {
@@ -339,3 +348,39 @@ def animate(
     m = manager or default_manager()
     jobs = {action: m.submit(r, opts) for action, r in requests.items()}
     return SetJob(jobs, requests, opts, m, anchor)
+
+
+def restyle(
+    source: Any,
+    prompt: str,
+    *,
+    mode: str = "adhere_1",
+    model: str = "ray-2",
+    first_frame: str | None = None,
+    pixel: PixelOptions | dict[str, Any] | None = None,
+    fresh: bool = False,
+    manager: JobManager | None = None,
+) -> Job:
+    """Redraw a video Luma can reach as ``prompt`` says (``POST /generations/video/modify``),
+    then pixelate it; returns the :class:`Job` at once.
+
+    ``source`` is a finished video Job (its generation's video) or a public video URL. A
+    local file cannot be sent: Luma reads media only from URLs, so upload it first.
+    ``mode`` is ``adhere_1..3`` (keep the original closely), ``flex_1..3`` or
+    ``reimagine_1..3``.
+    """
+    if isinstance(source, Job):
+        if source.request.asset != "video":
+            raise OptionError("restyle takes a video job or a video URL, not an image job")
+        if not source.video_url:
+            source.result()
+        url = source.video_url
+    else:
+        url = source
+    from pixelnb.luma.request import public_url
+
+    request = ModifyRequest(prompt=prompt, model=model, media=public_url("the video to restyle", url),
+                            mode=mode, first_frame=first_frame)  # fmt: skip
+    request.validate()
+    m = manager or default_manager()
+    return m.submit(request, pixel, fresh=fresh)

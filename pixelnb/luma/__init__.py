@@ -19,6 +19,7 @@ from pixelnb.luma.request import (
     RESOLUTIONS,
     GenerationRequest,
     ImageRequest,
+    ModifyRequest,
     normalize_keyframes,
     request_from_json,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "GenerationRequest",
     "ImageRequest",
     "LumaClient",
+    "ModifyRequest",
     "PollPolicy",
     "failure_error",
     "normalize_keyframes",

@@ -237,6 +237,7 @@ class LumaClient:
         creators: dict[str, Callable[..., Awaitable[Any]]] = {
             "video": sdk.generations.create,
             "image": sdk.generations.image.create,
+            "modify_video": sdk.generations.video.modify,
         }
         try:
             return creators[request.kind]

@@ -22,7 +22,9 @@ __all__ = [
     "RESOLUTIONS",
     "GenerationRequest",
     "ImageRequest",
+    "ModifyRequest",
     "normalize_keyframes",
+    "public_url",
     "request_from_json",
 ]
 
@@ -361,10 +363,77 @@ class ImageRequest(GenerationRequest):
         return cls(**d)
 
 
+MODIFY_MODES = tuple(f"{m}_{i}" for m in ("adhere", "flex", "reimagine") for i in (1, 2, 3))
+
+
+def public_url(name: str, value: Any) -> str:
+    """An http(s) URL Luma can fetch, or a RequestError that says a local file cannot be sent."""
+    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and urlsplit(value).hostname:
+        return value
+    raise RequestError(
+        f"{name} must be a public http(s) URL, not {value!r}: Luma reads media only from URLs it can "
+        "reach, so a local file must be uploaded somewhere public first",
+        hint="",
+    )
+
+
+@dataclass(frozen=True)
+class ModifyRequest(GenerationRequest):
+    """Video modify (``POST /generations/video/modify``): Luma redraws an existing video
+    (``media``, a public URL) after ``prompt``, keeping its motion as ``mode`` says
+    (``adhere_1..3`` stay close, ``flex``, ``reimagine`` drift further)."""
+
+    kind: ClassVar[str] = "modify_video"
+    asset: ClassVar[str] = "video"
+
+    media: str = ""
+    mode: str = "adhere_1"
+    first_frame: str | None = None
+
+    def validate(self) -> None:
+        if self.model not in MODELS:
+            raise RequestError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
+        if self.mode not in MODIFY_MODES:
+            raise RequestError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODIFY_MODES)}")
+        public_url("the video to restyle", self.media)
+        if self.first_frame is not None:
+            public_url("first_frame", self.first_frame)
+        if self.prompt and not 3 <= len(self.prompt) <= 5000:
+            raise RequestError("the prompt must be from 3 to 5000 characters")
+
+    def frame_size(self) -> tuple[int, int]:
+        return (1920, 1080)  # the source's size is not known before: no size is refused here
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "generation_type": "modify_video",
+            "media": {"url": self.media},
+            "mode": self.mode,
+            "model": self.model,
+        }
+        if self.prompt:
+            body["prompt"] = self.prompt
+        if self.first_frame:
+            body["first_frame"] = {"url": self.first_frame}
+        return body
+
+    def matches(self, echoed: Mapping[str, Any] | None) -> bool:
+        if not echoed:
+            return False
+        return all(echoed.get(k) == v for k, v in self.to_api().items())
+
+    @classmethod
+    def from_json(cls, text: str) -> ModifyRequest:
+        d = json.loads(text)
+        d["concepts"] = tuple(d.get("concepts") or ())
+        return cls(**d)
+
+
 # Every kind of work the job layer can follow, by the name the store records.
 REQUEST_KINDS: dict[str, type[GenerationRequest]] = {
     GenerationRequest.kind: GenerationRequest,
     ImageRequest.kind: ImageRequest,
+    ModifyRequest.kind: ModifyRequest,
 }
 
 
