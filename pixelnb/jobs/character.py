@@ -330,8 +330,11 @@ def animate(
         raise OptionError(f"unknown anchor {anchor!r}; choose one of: {', '.join(ANCHORS)}")
     url, words = _image_url(character)
     prompts = action_prompts(actions, words, background)
-    defaults = {**JOB_DEFAULTS, "background": background, "loop": "auto" if loop else "off"}
-    opts = PixelOptions.coerce(pixel, **defaults)
+    # The set's own choices win over the pixel options: the backdrop the prompts ask for is
+    # the one keyed out, and a looping generation is trimmed to its cycle.
+    opts = PixelOptions.coerce(pixel, **JOB_DEFAULTS).replace(
+        background=parse_background(background), loop="auto" if loop else "off"
+    )
     requests = {
         action: GenerationRequest.build(
             text,

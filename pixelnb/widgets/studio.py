@@ -6,10 +6,11 @@ through ``on_change``/``on_frame``, and the Studio only observes them. The API k
 from the environment or from the key box, whose value is sent once to the kernel and never
 stored in widget state.
 
-Layout, top to bottom: the Generate / Convert tabs; the pixel options (both tabs use
-them); the timeline (pending → queued → dreaming → processing → done) with the current
-stage's own bar; the source and the pixel art side by side at one display size, the
-palette under them; the pixel frames; the exports; the jobs table.
+Layout, top to bottom: the Generate / Convert / Character tabs (the last in
+widgets/character.py, with its own candidates, actions, set and exports); the pixel
+options (every tab uses them); the timeline (pending → queued → dreaming → processing →
+done) with the current stage's own bar; the source and the pixel art side by side at one
+display size, the palette under them; the pixel frames; the exports; the jobs table.
 """
 
 from __future__ import annotations
@@ -199,9 +200,13 @@ class Studio(FallbackMixin, w.VBox):
             layout={"width": "auto"},
         )
         conv_tab = w.VBox([w.HBox([self.path, self.upload]), self.find_grid, self.convert_button])
-        self.tabs = w.Tab(children=[gen_tab, conv_tab])
+        from pixelnb.widgets.character import CharacterTab
+
+        self.character = CharacterTab(self.manager, self.out_dir, lambda: self._pixel(), self._need_key)
+        self.tabs = w.Tab(children=[gen_tab, conv_tab, self.character])
         self.tabs.set_title(0, "Generate")
         self.tabs.set_title(1, "Convert a video")
+        self.tabs.set_title(2, "Character")
         # -- pixel options (shared)
         self.size = w.BoundedIntText(value=64, min=4, max=512, description="size")
         self.colors = w.BoundedIntText(value=16, min=2, max=256, description="colours")
@@ -213,7 +218,7 @@ class Studio(FallbackMixin, w.VBox):
         self._show_swatches()
         pixel_box = w.VBox(
             [
-                w.HTML("<h4 class='pixelnb-heading'>Pixel options — used by both Generate and Convert</h4>"),
+                w.HTML("<h4 class='pixelnb-heading'>Pixel options — used by every tab</h4>"),
                 w.HBox([self.size, self.colors, self.fps]),
                 w.HBox([self.palette, self.dither]),
                 self.swatches,
@@ -283,6 +288,13 @@ class Studio(FallbackMixin, w.VBox):
         self.manager.client.set_key(key)
         self.error.value = ""
         self._resume_jobs()
+
+    def _need_key(self) -> None:
+        """Before a character request: without a key, show the key box and say so."""
+        if not self.manager.client.has_key:
+            self.tabs.selected_index = 0
+            self.key_field.ask()
+            raise AuthError(ENTER_KEY, hint=ENTER_KEY_HINT)
 
     def _chose(self, source: str) -> None:
         if not self._clearing_upload:

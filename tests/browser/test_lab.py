@@ -75,6 +75,7 @@ def server(tmp_path_factory, fake_server) -> Iterator:
         "         palette=p, fps=6, end=1.5)) for c in (4, 8) for p in ('auto', 'pico-8')]\n"
         "gallery = pixelnb.Gallery(SweepResult(tuple(items), 1))\ngallery",
     )
+    notebook(root, "character.ipynb", "import pixelnb\nstudio = pixelnb.Studio()\nstudio")
     notebook(
         root,
         "clear.ipynb",
@@ -401,4 +402,38 @@ def test_clear_pixels_show_the_checkerboard_in_the_player_and_the_frame_grid(bro
     assert page.evaluate(read, [cell, 0, 0])[3] == 0 and page.evaluate(read, [cell, 3, 3])[3] == 255
     assert "gradient" in page.eval_on_selector(cell, "c => getComputedStyle(c).backgroundImage")
     shot(page, "clear-pixels.png")
+    page.close()
+
+
+def test_the_character_tab_designs_picks_animates_and_exports(browser, server, fake_server):
+    page = open_lab(browser, server, "character.ipynb")
+    run_all(page)
+    studio = ".pixelnb-studio"
+    page.wait_for_selector(f"{studio} .pixelnb-key-input", timeout=120_000)
+    page.fill(f"{studio} .pixelnb-key-input", TEST_KEY)
+    page.click(f"{studio} .pixelnb-key-button")
+    page.wait_for_selector(f"{studio} .pixelnb-key-input", state="hidden", timeout=30_000)
+    before = fake_server.creates
+    page.click(f"{studio} .lm-TabBar-tab:has-text('Character')")
+    tab = f"{studio} .pixelnb-character"
+    page.fill(f"{tab} textarea", "a knight in silver armour")
+    page.fill(f"{tab} .widget-inline-hbox:has-text('candidates') input", "2")
+    page.keyboard.press("Tab")
+    page.click(f"{tab} button.pixelnb-action:text-is('Design')")
+    page.wait_for_selector(f"{tab} .pixelnb-cost:has-text('Design asks Luma for 2 Photon generations')")
+    page.wait_for_function(
+        f"document.querySelectorAll({tab + ' .pixelnb-candidate img'!r}).length == 2", timeout=120_000
+    )
+    page.click(f"{tab} button.pixelnb-pick:has-text('pick 1')")
+    page.click(f"{tab} button.pixelnb-action:text-is('Generate set')")
+    page.wait_for_selector(f"{tab} table.pixelnb-actions tr[data-action='walk']", timeout=30_000)
+    page.wait_for_function(
+        f"document.querySelectorAll({tab + ' .pixelnb-player canvas.pixelnb-canvas'!r}).length == 2",
+        timeout=180_000,
+    )
+    page.wait_for_selector(f"{tab} .pixelnb-cost:has-text('The set is made')", timeout=30_000)
+    assert fake_server.creates - before == 4  # two candidates, two actions
+    page.click(f"{tab} button:has-text('Godot .tres')")
+    page.wait_for_selector(f"{tab} .pixelnb-downloads a:has-text('.tres')", timeout=30_000)
+    shot(page, "studio-character.png")
     page.close()
