@@ -518,6 +518,18 @@ def _jobs(args: argparse.Namespace, bar: ProgressBar) -> int:
     return asyncio.run(run())
 
 
+def _set_target(args: argparse.Namespace, what: str) -> Path:
+    """Where a sprite set goes (-o), checked before any work: .png, .tres or a folder."""
+    out = Path(args.output)
+    if out.suffix.lower() not in ("", ".png", ".tres"):
+        raise OptionError(f"{what} is written as .png, .tres or a folder, not {out.suffix!r}")
+    if args.godot and out.suffix.lower() != ".png":
+        raise OptionError("--godot writes a .tres beside a .png sheet: give -o NAME.png")
+    if out.suffix and not out.parent.exists():
+        raise OptionError(f"the folder {str(out.parent)!r} does not exist; create it first")
+    return out
+
+
 def _confirm(what: str, yes: bool) -> None:
     """Ask before spending; without a terminal, --yes is needed."""
     if yes:
@@ -536,13 +548,7 @@ def _character(args: argparse.Namespace, bar: ProgressBar) -> int:
     from pixelnb.luma import GenerationRequest, ImageRequest
     from pixelnb.replay import active_bundle, is_offline
 
-    out = Path(args.output)
-    if out.suffix.lower() not in ("", ".png", ".tres"):
-        raise OptionError(f"a character is written as .png, .tres or a folder, not {out.suffix!r}")
-    if args.godot and out.suffix.lower() != ".png":
-        raise OptionError("--godot writes a .tres beside a .png sheet: give -o NAME.png")
-    if out.suffix and not out.parent.exists():
-        raise OptionError(f"the folder {str(out.parent)!r} does not exist; create it first")
+    out = _set_target(args, "a character")
     if not 0 <= args.pick < args.n:
         raise OptionError(f"--pick must be from 0 to {args.n - 1} (there are {args.n} candidates)")
     actions = [a.strip() for a in args.actions.split(",") if a.strip()]
@@ -610,13 +616,7 @@ def _sheet(args: argparse.Namespace, bar: ProgressBar) -> int:
         if name in sources:
             raise OptionError(f"the animation {name!r} is given twice")
         sources[name] = video
-    out = Path(args.output)
-    if out.suffix.lower() not in ("", ".png", ".tres"):
-        raise OptionError(f"a sheet is written as .png, .tres or a folder, not {out.suffix!r}")
-    if args.godot and out.suffix.lower() != ".png":
-        raise OptionError("--godot writes a .tres beside a .png sheet: give -o NAME.png")
-    if out.suffix and not out.parent.exists():
-        raise OptionError(f"the folder {str(out.parent)!r} does not exist; create it first")
+    out = _set_target(args, "a sheet")
     opts = _pixel_options(args)
     opts.check_output(args.scale)
     bar("sampling", 0.0)
