@@ -230,3 +230,26 @@ def test_restyle_redraws_a_generation_luma_has_and_refuses_a_local_file(studio_f
     with pytest.raises(RequestError, match="unknown mode"):
         restyle(original, "as pixel art", mode="wild", manager=m)
     assert studio_fake.creates == 2
+
+
+def test_own_actions_get_the_character_and_the_backdrop():
+    from pixelnb.jobs.character import action_prompts
+
+    got = action_prompts({"wave": "waves one hand"}, "a knight", "#00ff00")
+    assert got == {"wave": "a knight, waves one hand, plain solid green (#00ff00) background"}
+    assert action_prompts(["idle"], "a knight")["idle"].startswith("a knight, standing idle")
+
+
+def test_a_restart_while_the_actions_dream_pays_nothing_more(studio_fake, make_manager, tmp_path):
+    m = make(make_manager, studio_fake, tmp_path)
+    url = "https://example.org/knight.png"
+    animate(url, actions=("idle", "walk"), manager=m, pixel=PIXEL)
+    m.close()  # the kernel dies while both actions are on their way
+    again = make(make_manager, studio_fake, tmp_path)
+    set_job = animate(url, actions=("idle", "walk"), manager=again, pixel=PIXEL)
+
+    async def wait():
+        return await set_job
+
+    hero = asyncio.run(wait())
+    assert list(hero) == ["idle", "walk"] and studio_fake.creates == 2

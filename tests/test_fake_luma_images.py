@@ -196,7 +196,8 @@ def test_the_sdk_exercises_every_method_against_the_fake(fake, sdk):
             assert r.content == httpx.get(url).content  # the source generation's video
     listed = sdk.generations.list(limit=5, offset=0)
     assert listed.count == 8 and len(listed.generations) == 5 and listed.has_more
-    assert "dolly_zoom" in sdk.generations.concepts.list()
+    concepts = sdk.generations.concepts.list()
+    assert len(concepts) == 34 and "dolly_zoom" in concepts and "tiny_planet" in concepts
     assert sdk.credits.get().credit_balance > 0
     sdk.ping.check()
     sdk.generations.delete(also.id)

@@ -87,6 +87,12 @@ def action_prompts(
             template = ACTIONS[name]
         if not isinstance(template, str):
             raise OptionError(f"the prompt of {name!r} must be text, not {template!r}")
+        # Your own words get the character in front and the backdrop behind when they do
+        # not place them: "waves one hand" is about this character, on the keyed backdrop.
+        if "{character}" not in template:
+            template = "{character}, " + template
+        if "{backdrop}" not in template:
+            template = template + ", {backdrop}"
         try:
             out[name] = template.format(character=character, backdrop=backdrop)
         except (KeyError, IndexError, ValueError) as exc:

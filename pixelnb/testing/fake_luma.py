@@ -38,16 +38,14 @@ __all__ = ["FAULTS", "IMAGE_MODELS", "REFUSED_WORDS", "FakeLuma", "render_image"
 
 FAULTS = ("500", "accepted_500", "slow", "drop", "lost", "429", "truncate")
 REFUSED_WORDS = ("forbidden", "blacklisted", "nsfw")
+# The concept keys luma-api.md §1.3 lists (a mirror of Luma's list endpoint).
 CONCEPTS = [
-    "dolly_zoom",
-    "handheld",
-    "orbit_left",
-    "orbit_right",
-    "pan_left",
-    "pan_right",
-    "zoom_in",
-    "static",
-]
+    "truck_left", "truck_right", "pan_left", "pan_right", "pedestal_up", "pedestal_down", "tilt_up",
+    "tilt_down", "roll_left", "roll_right", "zoom_in", "zoom_out", "push_in", "pull_out", "dolly_zoom",
+    "orbit_left", "orbit_right", "crane_up", "crane_down", "aerial", "aerial_drone", "low_angle",
+    "high_angle", "eye_level", "ground_level", "over_the_shoulder", "pov", "selfie", "handheld", "static",
+    "bolt_cam", "overhead", "elevator_doors", "tiny_planet",
+]  # fmt: skip
 IMAGE_MODELS = ("photon-1", "photon-flash-1")
 IMAGE_KINDS = ("image", "reframe_image")  # the generation types whose result is a picture
 MODIFY_MODES = tuple(f"{m}_{i}" for m in ("adhere", "flex", "reimagine") for i in (1, 2, 3))

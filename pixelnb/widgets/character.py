@@ -100,6 +100,8 @@ class CharacterTab(w.VBox):  # type: ignore[misc]
         self.export_gifs.on_click(lambda _: self.export("gifs"))
         for box in self.actions.values():
             box.observe(lambda _: self._say_cost(), "value")
+        self.n.observe(lambda _: self._say_cost(), "value")
+        self._say_cost()  # what each button will ask for, before anything is clicked
 
     # -- what it costs ---------------------------------------------------------------------
     def _balance(self) -> str:

@@ -416,6 +416,9 @@ def test_the_character_tab_designs_picks_animates_and_exports(browser, server, f
     before = fake_server.creates
     page.click(f"{studio} .lm-TabBar-tab:has-text('Character')")
     tab = f"{studio} .pixelnb-character"
+    page.wait_for_selector(
+        f"{tab} .pixelnb-cost:has-text('Generate set for 2 Ray generations')"
+    )  # before any click
     page.fill(f"{tab} textarea", "a knight in silver armour")
     page.fill(f"{tab} .widget-inline-hbox:has-text('candidates') input", "2")
     page.keyboard.press("Tab")
