@@ -196,7 +196,7 @@ def main() -> None:
 
         # The saved notebook after a generation and a 10 s 720p conversion.
         page.click(".lm-TabBar-tabLabel:text-is('Generate')")
-        page.fill(f"{STUDIO} textarea", "a cute pixel art cockatoo on a branch")
+        page.fill(f"{STUDIO} .pixelnb-prompt textarea", "a cute pixel art cockatoo on a branch")
         page.click(f"{STUDIO} button.pixelnb-action:text-is('Generate')")
         page.wait_for_selector(f"{STUDIO} .pixelnb-complete", timeout=300_000)
         studio_convert(page, traffic, found[0], 12)

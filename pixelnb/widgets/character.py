@@ -72,9 +72,9 @@ class CharacterTab(w.VBox):  # type: ignore[misc]
         self.set_button.disabled = True
         self.action_lines = w.HTML()
         self.players = w.Box(layout={"flex_flow": "row wrap"})
-        self.export_sheet = w.Button(description="Sheet + JSON", icon="download")
+        self.export_sheet = w.Button(description="Set sheet + JSON", icon="download")
         self.export_tres = w.Button(description="Godot .tres", icon="download")
-        self.export_gifs = w.Button(description="GIFs", icon="download")
+        self.export_gifs = w.Button(description="Set as GIFs", icon="download")
         self.downloads = Downloads()
         super().__init__(
             [

@@ -165,6 +165,7 @@ class Studio(FallbackMixin, w.VBox):
             description="prompt",
             layout={"width": "100%"},
         )
+        self.prompt.add_class("pixelnb-prompt")
         self.model = w.Dropdown(options=MODELS, value="ray-2", description="model")
         self.aspect = w.Dropdown(options=ASPECT_RATIOS, value="1:1", description="aspect")
         self.duration = w.Dropdown(options=DURATIONS, value="5s", description="duration")

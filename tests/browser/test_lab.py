@@ -206,7 +206,7 @@ def test_studio_key_flows_generation_restart_conversion_and_saved_size(
         raise
     studio = ".pixelnb-studio"
     assert page.locator(f"{studio} .pixelnb-key-label").inner_text() == "Luma API key"
-    page.fill(f"{studio} textarea", "a cute pixel art dog running on grass")
+    page.fill(f"{studio} .pixelnb-prompt textarea", "a cute pixel art dog running on grass")
     generate = f"{studio} button.pixelnb-action:text-is('Generate')"
 
     # 1. No key yet: the Studio says where to put it.
@@ -227,7 +227,7 @@ def test_studio_key_flows_generation_restart_conversion_and_saved_size(
     page.fill(f"{studio} .pixelnb-key-input", TEST_KEY)
     page.click(f"{studio} .pixelnb-key-button")
     page.wait_for_selector(f"{studio} .pixelnb-key-input", state="hidden", timeout=30_000)
-    page.fill(f"{studio} textarea", "a cute pixel art cat walking in a garden")
+    page.fill(f"{studio} .pixelnb-prompt textarea", "a cute pixel art cat walking in a garden")
     page.dblclick(generate)
     page.wait_for_selector(f"{studio} .pixelnb-complete:has-text('pixel-art frames')", timeout=120_000)
     assert studio_row_state(page) == "completed"
@@ -244,7 +244,7 @@ def test_studio_key_flows_generation_restart_conversion_and_saved_size(
     page.set_viewport_size({"width": 1400, "height": 1000})
 
     # 4. The export downloads from a link that fetches the file on click.
-    page.click(f"{studio} button:has-text('GIF')")
+    page.click(f"{studio} button[title='GIF']")
     link = page.wait_for_selector(f"{studio} .pixelnb-downloads a.pixelnb-link", timeout=30_000)
     with page.expect_download() as got:
         link.click()
@@ -253,7 +253,7 @@ def test_studio_key_flows_generation_restart_conversion_and_saved_size(
     # 5. The server stops mid-dream: the job says "reconnecting" and, once the server is
     # back, finishes with no new create.
     fake_server.dream_seconds = 6.0
-    page.fill(f"{studio} textarea", "a lighthouse at dusk, pixel art")
+    page.fill(f"{studio} .pixelnb-prompt textarea", "a lighthouse at dusk, pixel art")
     page.click(generate)
     page.wait_for_selector(f"{studio} .pixelnb-step.current[data-step='dreaming']", timeout=60_000)
     fake_server.stop()
@@ -406,6 +406,18 @@ def test_clear_pixels_show_the_checkerboard_in_the_player_and_the_frame_grid(bro
 
 
 def test_the_character_tab_designs_picks_animates_and_exports(browser, server, fake_server):
+    from pixelnb.testing import FakeLuma
+
+    # A fake of its own on the kernel's port (the Studio test stops the module's one).
+    if not fake_server._stopped.is_set():
+        fake_server.stop()
+    with FakeLuma(
+        PHONE_720P, api_key=TEST_KEY, queue_seconds=0.3, dream_seconds=1.0, port=fake_server.port
+    ) as fake:
+        character_flow(browser, server, fake)
+
+
+def character_flow(browser, server, fake_server) -> None:
     page = open_lab(browser, server, "character.ipynb")
     run_all(page)
     studio = ".pixelnb-studio"
