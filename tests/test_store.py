@@ -81,8 +81,16 @@ def test_a_store_of_the_first_release_gains_the_new_columns(tmp_path):
 
 def test_a_job_of_an_unknown_kind_says_so():
     from pixelnb.errors import RequestError
-    from pixelnb.luma import REQUEST_KINDS, GenerationRequest, request_from_json
+    from pixelnb.luma import REQUEST_KINDS, GenerationRequest, ImageRequest, ModifyRequest, request_from_json
 
-    assert {"video": GenerationRequest} == REQUEST_KINDS
+    assert {"video": GenerationRequest, "image": ImageRequest, "modify_video": ModifyRequest} == REQUEST_KINDS
+    for kind, cls in REQUEST_KINDS.items():  # each kind comes back as itself from the store
+        made = ImageRequest.build_image("a knight", style_ref=[("https://e.org/s.png", 0.5)], take=2)
+        if cls is GenerationRequest:
+            made = GenerationRequest.build("a knight walking")
+        elif cls is ModifyRequest:
+            made = ModifyRequest(prompt="as pixel art", media="https://e.org/v.mp4")
+        back = request_from_json(kind, made.to_json())
+        assert type(back) is cls and back == made and back.key() == made.key()
     with pytest.raises(RequestError, match="'sculpture' job"):
         request_from_json("sculpture", "{}")
