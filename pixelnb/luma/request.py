@@ -253,6 +253,13 @@ def _refs(name: str, value: Any, most: int = 4) -> tuple[tuple[str, float], ...]
     return tuple(out)
 
 
+def _echoes(body: Mapping[str, Any], echoed: Mapping[str, Any] | None) -> bool:
+    """Whether a generation's echoed request holds every field of ``body`` as sent."""
+    if not echoed:
+        return False
+    return all(echoed.get(k) == v for k, v in body.items())
+
+
 IMAGE_MODELS = ("photon-1", "photon-flash-1")
 # About the size (w, h) of a Photon image; only _check_fits reads it (pixelnb only shrinks).
 _IMAGE_SHORT_SIDE = 768
@@ -347,9 +354,7 @@ class ImageRequest(GenerationRequest):
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def matches(self, echoed: Mapping[str, Any] | None) -> bool:
-        if not echoed:
-            return False
-        return all(echoed.get(k) == v for k, v in self.to_api().items())
+        return _echoes(self.to_api(), echoed)
 
     @classmethod
     def from_json(cls, text: str) -> ImageRequest:
@@ -418,9 +423,7 @@ class ModifyRequest(GenerationRequest):
         return body
 
     def matches(self, echoed: Mapping[str, Any] | None) -> bool:
-        if not echoed:
-            return False
-        return all(echoed.get(k) == v for k, v in self.to_api().items())
+        return _echoes(self.to_api(), echoed)
 
     @classmethod
     def from_json(cls, text: str) -> ModifyRequest:
