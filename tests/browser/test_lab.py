@@ -76,6 +76,7 @@ def server(tmp_path_factory, fake_server) -> Iterator:
         "gallery = pixelnb.Gallery(SweepResult(tuple(items), 1))\ngallery",
     )
     notebook(root, "character.ipynb", "import pixelnb\nstudio = pixelnb.Studio()\nstudio")
+    notebook(root, "character7.ipynb", "import pixelnb\nstudio = pixelnb.Studio()\nstudio")
     notebook(
         root,
         "clear.ipynb",
@@ -405,7 +406,8 @@ def test_clear_pixels_show_the_checkerboard_in_the_player_and_the_frame_grid(bro
     page.close()
 
 
-def test_the_character_tab_designs_picks_animates_and_exports(browser, server, fake_server):
+@pytest.mark.parametrize("front", ["lab", "notebook7"])
+def test_the_character_tab_designs_picks_animates_and_exports(browser, server, fake_server, front):
     from pixelnb.testing import FakeLuma
 
     # A fake of its own on the kernel's port (the Studio test stops the module's one).
@@ -414,11 +416,14 @@ def test_the_character_tab_designs_picks_animates_and_exports(browser, server, f
     with FakeLuma(
         PHONE_720P, api_key=TEST_KEY, queue_seconds=0.3, dream_seconds=1.0, port=fake_server.port
     ) as fake:
-        character_flow(browser, server, fake)
+        if front == "lab":
+            page = open_lab(browser, server, "character.ipynb")
+        else:
+            page = open_notebook7(browser, server, "character7.ipynb")
+        character_flow(page, fake, f"a knight in silver armour ({front})", front)
 
 
-def character_flow(browser, server, fake_server) -> None:
-    page = open_lab(browser, server, "character.ipynb")
+def character_flow(page, fake_server, prompt: str, front: str) -> None:
     run_all(page)
     studio = ".pixelnb-studio"
     page.wait_for_selector(f"{studio} .pixelnb-key-input", timeout=120_000)
@@ -431,7 +436,7 @@ def character_flow(browser, server, fake_server) -> None:
     page.wait_for_selector(
         f"{tab} .pixelnb-cost:has-text('Generate set for 2 Ray generations')"
     )  # before any click
-    page.fill(f"{tab} textarea", "a knight in silver armour")
+    page.fill(f"{tab} textarea", prompt)
     page.fill(f"{tab} .widget-inline-hbox:has-text('candidates') input", "2")
     page.keyboard.press("Tab")
     page.click(f"{tab} button.pixelnb-action:text-is('Design')")
@@ -450,5 +455,5 @@ def character_flow(browser, server, fake_server) -> None:
     assert fake_server.creates - before == 4  # two candidates, two actions
     page.click(f"{tab} button:has-text('Godot .tres')")
     page.wait_for_selector(f"{tab} .pixelnb-downloads a:has-text('.tres')", timeout=30_000)
-    shot(page, "studio-character.png")
+    shot(page, f"studio-character-{front}.png")
     page.close()
