@@ -27,6 +27,8 @@ sprite = pixelnb.pixelate(sys.argv[1], **opts)
 for ext in {FORMATS!r}:
     sprite.save(f"{{sys.argv[2]}}/out.{{ext}}", scale=2)
 sprite.save(f"{{sys.argv[2]}}/frames")
+hero = pixelnb.SpriteSet({{"a": sprite, "b": sprite.trim(0, 3)}})
+hero.save(f"{{sys.argv[2]}}/set.tres")  # with set.png and set.json
 """
 
 
@@ -76,7 +78,8 @@ def test_every_format_is_byte_identical_across_processes_and_threads(bunny, tmp_
         r = fresh_process(["-c", SAVE_ALL, str(bunny), str(out), json.dumps(opts)], threads)
         assert r.returncode == 0, r.stderr
         runs[threads] = digests(out)
-    assert len(runs[1]) == len(FORMATS) + 1 + len(list((tmp_path / "t1" / "frames").iterdir()))
+    frames = len(list((tmp_path / "t1" / "frames").iterdir()))
+    assert len(runs[1]) == len(FORMATS) + 1 + frames + 3  # + out.json, the frames, the set's three
     assert runs[1] == runs[2]
 
 
