@@ -264,9 +264,7 @@ def resolve_executor(
     """(executor, description, close) for what ``convert_many`` was given; ``close`` shuts
     down only what was made here."""
     if executor is None:
-        from pixelnb.video import usable_cores
-
-        n = workers or usable_cores()
+        n = workers or _cores()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise OptionError(f"workers must be a whole number of at least 1, got {workers!r}")
         pool = _local_pool(n)
@@ -325,14 +323,12 @@ def convert_many(
     >>> [(item.status, Path(item.output).name) for item in result]
     [('ok', 'bigbuckbunny_270p.gif')]
     """
-    from pixelnb.export import check_scale
     from pixelnb.options import PixelOptions
     from pixelnb.stamp import created_time
 
     t0 = time.perf_counter()
     opts = PixelOptions.coerce(pixel_options)  # every option checked before any work
-    opts.check_output(scale)
-    check_scale(scale)
+    opts.check_output(scale)  # the scale too
     if opts.grid not in ("auto", "off"):
         raise OptionError("a batch takes grid='auto' or 'off' (each video finds its own grid)")
     options = opts.to_dict()
@@ -373,6 +369,8 @@ def convert_many(
 
 
 def _cores() -> int:
+    """video.usable_cores, imported when called: this module stays free of numpy, so a
+    spawned worker sets its BLAS threads (_worker_init) before numpy loads."""
     from pixelnb.video import usable_cores
 
     return usable_cores()

@@ -11,7 +11,6 @@ Every redirect hop is checked before it is followed, and the whole download has 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pixelnb.errors import DiskFull, DownloadError
 from pixelnb.retry import Backoff, retry_after_seconds
+from pixelnb.stamp import file_sha256  # one implementation, re-exported here
 
 __all__ = ["MAX_BYTES", "Downloaded", "check_url", "download", "file_sha256"]
 
@@ -58,15 +58,6 @@ def check_url(url: str, allow_http_loopback: bool = False) -> None:
     if parts.scheme == "http" and allow_http_loopback and _is_loopback(parts.hostname or ""):
         return
     raise DownloadError(f"refusing to download from {parts.scheme or 'a relative'} URL {url!r}; https only")
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's content, read in blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _publish(part: Path, folder: Path, suffix: str = ".mp4") -> Downloaded:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelnb.errors import BundleError, OfflineError
+from pixelnb.stamp import file_sha256
 from pixelnb.store import JobRecord
 
 __all__ = [
@@ -70,7 +71,7 @@ class Bundle:
         """The entry's file in ``folder`` as ``<sha256>.<ext>`` (written once, checked)."""
         sha = entry["sha256"]
         final = folder / f"{sha}{entry.get('suffix', '.mp4')}"
-        if final.is_file() and _sha256_file(final) == sha:
+        if final.is_file() and file_sha256(final) == sha:
             return final
         folder.mkdir(parents=True, exist_ok=True)
         part = folder / f".{sha}.{os.getpid()}.{threading.get_ident()}.part"
@@ -101,14 +102,6 @@ class Bundle:
         )
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_bundle(path: str | os.PathLike[str], records: Iterable[JobRecord]) -> Path:
     """Pack the finished ``records`` (one per request) and their files into a bundle at
     ``path``, written whole or not at all."""
@@ -128,7 +121,7 @@ def write_bundle(path: str | os.PathLike[str], records: Iterable[JobRecord]) -> 
                 f"job {rec.id[:8]} ({rec.prompt!r}) has no finished video in the cache; run it to the "
                 "end (pixelnb jobs resume) and bundle again",
             )
-        if _sha256_file(video) != rec.video_sha256:
+        if file_sha256(video) != rec.video_sha256:
             raise BundleError(out, f"the cached video of job {rec.id[:8]} changed since it was downloaded")
         obj = f"objects/{rec.video_sha256}"
         files[obj] = video

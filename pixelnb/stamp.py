@@ -88,6 +88,7 @@ def created_time() -> str:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's content, read in blocks (the cache, bundles and records use it)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -287,3 +287,7 @@ def test_the_local_path_never_imports_dask(clips, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+    # and importing the batch module loads no numpy: a spawned worker sets its BLAS threads first
+    r = subprocess.run([sys.executable, "-c", "import sys, pixelnb.batch; print('numpy' in sys.modules)"],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.stdout.strip() == "False", r.stderr

@@ -120,7 +120,7 @@ def test_a_refused_action_leaves_the_others_and_a_retry_pays_for_it_alone(
 
 def test_bad_input_is_refused_before_anything_is_paid(studio_fake, make_manager, tmp_path):
     m = make(make_manager, studio_fake, tmp_path)
-    with pytest.raises(RequestError, match=r"not a public image URL.*local file"):
+    with pytest.raises(RequestError, match=r"must be a public http\(s\) URL.*local file"):
         animate(str(tmp_path / "knight.png"), manager=m)
     with pytest.raises(OptionError, match="unknown action 'dance'"):
         animate("https://example.org/k.png", actions=("idle", "dance"), manager=m)

@@ -155,9 +155,11 @@ def test_callbacks_are_posted_on_each_state_and_retried(fake, sdk):
 
 
 def test_callbacks_go_to_loopback_only(fake, sdk):
-    sdk.generations.create(model="ray-2", prompt="a cat walking", callback_url="https://example.org/hook")
-    fake.advance(fake.queue_seconds + fake.dream_seconds + 1)
-    assert fake.callbacks == []
+    gen = sdk.generations.create(
+        model="ray-2", prompt="a cat walking", callback_url="https://example.org/hook"
+    )
+    assert fake.callbacks_withheld == ["https://example.org/hook"]  # decided at create, not later
+    assert finish(fake, sdk, gen.id).state == "completed" and fake.callbacks == []
 
 
 def test_the_sdk_exercises_every_method_against_the_fake(fake, sdk):

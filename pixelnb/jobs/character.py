@@ -15,11 +15,12 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pixelnb.errors import OptionError, PixelnbError, RequestError
+from pixelnb.errors import OptionError, PixelnbError
 from pixelnb.jobs.api import default_manager
 from pixelnb.jobs.job import Job
 from pixelnb.jobs.manager import JOB_DEFAULTS, JobManager, _check_fits, generation_record
 from pixelnb.luma import GenerationRequest, ImageRequest, ModifyRequest
+from pixelnb.luma.request import public_url
 from pixelnb.matte import parse_background
 from pixelnb.options import PixelOptions
 from pixelnb.sprite import Sprite
@@ -219,16 +220,7 @@ def _image_url(character: Any) -> tuple[str, str]:
             raise OptionError(f"the image job {character.id[:8]} has no image URL yet")
         return character.video_url, character.request.prompt or "the character"
     if isinstance(character, str):
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(character)
-        if parts.scheme in ("http", "https") and parts.hostname:
-            return character, "the character"
-        raise RequestError(
-            f"{character!r} is not a public image URL: Luma reads only http(s) URLs it can reach, "
-            "so a local file must be uploaded somewhere public first (or design one with pixelnb.design)",
-            hint="",
-        )
+        return public_url("the character image", character), "the character"
     raise OptionError(f"character must be a picked Design, an image Job or an image URL, not {character!r}")
 
 
@@ -287,9 +279,7 @@ class SetJob:
             raise next(iter(self.failed.values()))
         records = {a: self.manager.store.get(j.id) for a, j in done.items()}
         videos = {a: str(r.video_path) for a, r in records.items() if r is not None and r.video_path}
-        opts = self.opts.replace(grid="auto") if isinstance(self.opts.grid, str) else self.opts
-        kwargs = opts.kwargs()
-        sprites = pixelate_set(videos, anchor=self.anchor, **kwargs)
+        sprites = pixelate_set(videos, anchor=self.anchor, **self.opts.kwargs())
         for action, sprite in sprites.items():
             rec = records[action]
             assert rec is not None
@@ -386,8 +376,6 @@ def restyle(
         url = source.video_url
     else:
         url = source
-    from pixelnb.luma.request import public_url
-
     request = ModifyRequest(prompt=prompt, model=model, media=public_url("the video to restyle", url),
                             mode=mode, first_frame=first_frame)  # fmt: skip
     request.validate()

@@ -168,7 +168,8 @@ def sweep(
         except PixelnbError as err:
             outcomes.append(err)
 
-    pool, _, close = resolve_executor(executor, workers)
+    # Each job made the first variant; a pool is started only for the others.
+    pool, _, close = resolve_executor(executor, workers) if len(variants) > 1 else (None, "", lambda: None)
     pixel_names = list((pixel_grid or {}).keys())
     items: list[SweepItem] = []
     try:
@@ -182,6 +183,7 @@ def sweep(
                 elif n == 0:
                     futures.append((full, job.id, made[job.id], None))
                 else:
+                    assert pool is not None
                     gen = generation_record(request, rec)
                     task = pool.submit(pixelate_variant, rec.video_path, opts.to_dict(), gen)
                     futures.append((full, job.id, task, None))

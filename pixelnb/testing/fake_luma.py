@@ -106,6 +106,7 @@ class FakeLuma:
         self.max_active_images = max_active_images
         self.images_per_minute = images_per_minute
         self.callbacks: list[tuple[str, str, int]] = []  # (generation id, state, status) delivered
+        self.callbacks_withheld: list[str] = []  # callback URLs off this machine, never called
         self.state_file = Path(state) if state is not None else None
         self.ranges: list[str | None] = []  # the Range header of every video download
         self.trickle = 0  # bytes per 50 ms for downloads (0: all at once): a slow server
@@ -412,7 +413,9 @@ class FakeLuma:
         self._create_times["image" if kind in IMAGE_KINDS else "video"].append(self.now())
         self._save()
         url = body.get("callback_url")
-        if isinstance(url, str) and url:
+        if isinstance(url, str) and url and not _loopback(url):
+            self.callbacks_withheld.append(url)  # nothing leaves the machine
+        elif isinstance(url, str) and url:
             threading.Thread(
                 target=self._deliver, args=(gen_id, url), name="fake-luma-callback", daemon=True
             ).start()
@@ -434,10 +437,7 @@ class FakeLuma:
         5 s timeout each. Only loopback receivers are called (nothing leaves the machine)."""
         import urllib.error
         import urllib.request
-        from urllib.parse import urlsplit
 
-        if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
-            return
         sent = ""
         while not self._stopped.is_set():
             with self._lock:
@@ -819,6 +819,12 @@ class _QuietServer(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _read(video: str | Path | bytes) -> bytes:
